@@ -1,0 +1,68 @@
+"""Channels to other services: mTLS with the callee's name pinned, deadlines, and retries.
+
+Every call gets the peer's default deadline unless the caller sets one. Only methods the caller
+names as idempotent are retried (on UNAVAILABLE, with bounded exponential backoff), through
+gRPC's own retry policy, so a retry is transparent and bounded.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+
+import grpc
+
+from services.common.identity import channel_credentials
+from services.common.interceptors import client_interceptors
+from services.common.settings import PeerTarget, TlsSettings
+
+MAX_ATTEMPTS = 4
+
+
+def service_config(full_service_name: str, idempotent_methods: Iterable[str]) -> str:
+    method_configs: list[dict[str, object]] = []
+    retried = sorted(set(idempotent_methods))
+    if retried:
+        method_configs.append(
+            {
+                "name": [{"service": full_service_name, "method": name} for name in retried],
+                "retryPolicy": {
+                    "maxAttempts": MAX_ATTEMPTS,
+                    "initialBackoff": "0.05s",
+                    "maxBackoff": "1s",
+                    "backoffMultiplier": 2,
+                    "retryableStatusCodes": ["UNAVAILABLE"],
+                },
+            }
+        )
+    method_configs.append({"name": [{"service": "grpc.health.v1.Health"}], "retryPolicy": {
+        "maxAttempts": 2,
+        "initialBackoff": "0.05s",
+        "maxBackoff": "0.2s",
+        "backoffMultiplier": 2,
+        "retryableStatusCodes": ["UNAVAILABLE"],
+    }})
+    return json.dumps({"methodConfig": method_configs})
+
+
+def open_channel(
+    peer: PeerTarget,
+    tls: TlsSettings,
+    *,
+    full_service_name: str,
+    idempotent_methods: Iterable[str] = (),
+) -> grpc.aio.Channel:
+    """An mTLS channel to ``peer`` that accepts only a certificate issued to ``peer.service``."""
+    options = [
+        ("grpc.ssl_target_name_override", peer.service),
+        ("grpc.default_authority", peer.service),
+        ("grpc.enable_retries", 1),
+        ("grpc.service_config", service_config(full_service_name, idempotent_methods)),
+        ("grpc.keepalive_time_ms", 30_000),
+    ]
+    return grpc.aio.secure_channel(
+        peer.target,
+        channel_credentials(tls),
+        options=options,
+        interceptors=client_interceptors(peer.default_timeout_s),
+    )

@@ -1,0 +1,1 @@
+"""SQLAlchemy models and queries of the provider service (schema ``provider``)."""

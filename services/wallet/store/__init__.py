@@ -1,0 +1,1 @@
+"""SQLAlchemy models and queries of the wallet service (schema ``wallet``)."""
