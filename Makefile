@@ -63,3 +63,7 @@ pki: venv ## Create the development PKI under .tokenmart/pki.
 .PHONY: clean
 clean: ## Remove the virtualenv and local state (embedded database, certificates).
 	rm -rf $(VENV) .tokenmart
+
+.PHONY: bench
+bench: venv ## Run the benchmarks (each prints its baseline from the same run).
+	@$(PY) -m bench.grpc_overhead

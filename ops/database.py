@@ -71,7 +71,9 @@ def service_databases(
 
 
 def role_names(prefix: str) -> list[str]:
-    return [name for svc in DOMAIN_SERVICES for name in (f"{prefix}_{svc}_owner", f"{prefix}_{svc}")]
+    return [
+        name for svc in DOMAIN_SERVICES for name in (f"{prefix}_{svc}_owner", f"{prefix}_{svc}")
+    ]
 
 
 def create_database(admin_url: str, database: str) -> None:
@@ -96,7 +98,9 @@ def drop_database(admin_url: str, database: str, *, prefix: str) -> None:
             connection.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))
 
 
-def provision(admin_url: str, *, prefix: str, passwords: dict[str, str]) -> dict[str, ServiceDatabase]:
+def provision(
+    admin_url: str, *, prefix: str, passwords: dict[str, str]
+) -> dict[str, ServiceDatabase]:
     """Create or update roles, schemas and baseline grants for every domain service."""
     databases = service_databases(admin_url, prefix=prefix, passwords=passwords)
     url = make_url(admin_url)
@@ -120,7 +124,9 @@ def provision(admin_url: str, *, prefix: str, passwords: dict[str, str]) -> dict
                     ).format(ident(role), sql.Literal(passwords[role]))
                 )
                 connection.execute(
-                    sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(ident(database), ident(role))
+                    sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(
+                        ident(database), ident(role)
+                    )
                 )
                 connection.execute(
                     sql.SQL("ALTER ROLE {} IN DATABASE {} SET search_path = {}").format(
@@ -133,9 +139,13 @@ def provision(admin_url: str, *, prefix: str, passwords: dict[str, str]) -> dict
                 )
             )
             connection.execute(
-                sql.SQL("ALTER SCHEMA {} OWNER TO {}").format(ident(item.schema), ident(item.owner_role))
+                sql.SQL("ALTER SCHEMA {} OWNER TO {}").format(
+                    ident(item.schema), ident(item.owner_role)
+                )
             )
-            connection.execute(sql.SQL("REVOKE ALL ON SCHEMA {} FROM PUBLIC").format(ident(item.schema)))
+            connection.execute(
+                sql.SQL("REVOKE ALL ON SCHEMA {} FROM PUBLIC").format(ident(item.schema))
+            )
             connection.execute(
                 sql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(
                     ident(item.schema), ident(item.runtime_role)

@@ -22,11 +22,19 @@ from collections.abc import Mapping
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 from sqlalchemy.engine import make_url
 
-from ops.database import DOMAIN_SERVICES, REPO_ROOT, ServiceDatabase, create_database, migrate, provision
+from ops.database import (
+    DOMAIN_SERVICES,
+    REPO_ROOT,
+    ServiceDatabase,
+    create_database,
+    migrate,
+    provision,
+)
 from ops.embedded import EmbeddedPostgres, EmbeddedRedis
 from ops.pki import IssuedFiles, ensure_pki
 from ops.state import dev_passwords, state_dir
@@ -89,7 +97,9 @@ def service_environments(
     return environments
 
 
-def prepare_database(admin_url: str, *, prefix: str, passwords: dict[str, str]) -> dict[str, ServiceDatabase]:
+def prepare_database(
+    admin_url: str, *, prefix: str, passwords: dict[str, str]
+) -> dict[str, ServiceDatabase]:
     databases = provision(admin_url, prefix=prefix, passwords=passwords)
     for item in databases.values():
         migrate(item)
@@ -178,7 +188,9 @@ async def supervise(prepared: Prepared, base_environ: Mapping[str, str]) -> int:
     for name in PROCESSES:
         environment = {**base_environ, **prepared.environments[name], "PYTHONUNBUFFERED": "1"}
         child = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", f"services.{name}",
+            sys.executable,
+            "-m",
+            f"services.{name}",
             cwd=REPO_ROOT,
             env=environment,
             stdout=asyncio.subprocess.PIPE,
@@ -189,24 +201,25 @@ async def supervise(prepared: Prepared, base_environ: Mapping[str, str]) -> int:
         children[name] = child
         assert child.stdout is not None
         pipes.append(asyncio.create_task(_pipe(name, child.stdout)))
-    exits = {name: asyncio.create_task(child.wait()) for name, child in children.items()}
-    ready = asyncio.create_task(_wait_ready(prepared.gateway_url, children))
-    stop_wait = asyncio.create_task(stopping.wait())
+    exits: dict[str, asyncio.Task[Any]] = {
+        name: asyncio.create_task(child.wait()) for name, child in children.items()
+    }
+    ready: asyncio.Task[Any] = asyncio.create_task(_wait_ready(prepared.gateway_url, children))
+    stop_wait: asyncio.Task[Any] = asyncio.create_task(stopping.wait())
     status = 0
     try:
         done, _ = await asyncio.wait({ready, stop_wait}, return_when=asyncio.FIRST_COMPLETED)
         if ready in done and ready.result():
             _say(f"all five processes are healthy: {prepared.gateway_url}/healthz")
-            _say(f"API: {prepared.gateway_url}/api/v1/...   OpenAPI: {prepared.gateway_url}/openapi.json")
+            _say(f"OpenAPI document: {prepared.gateway_url}/openapi.json (browse: /docs)")
             _say("press Ctrl-C to stop everything")
         elif ready in done:
             _say("the stack did not become healthy; stopping")
             status = 1
             stopping.set()
         if status == 0:
-            done, _ = await asyncio.wait(
-                {stop_wait, *exits.values()}, return_when=asyncio.FIRST_COMPLETED
-            )
+            watched = [stop_wait, *exits.values()]
+            done, _ = await asyncio.wait(watched, return_when=asyncio.FIRST_COMPLETED)
             crashed = [name for name, task in exits.items() if task in done]
             if crashed and not stopping.is_set():
                 _say(f"{', '.join(crashed)} exited unexpectedly; stopping the stack")
@@ -239,8 +252,10 @@ def run(environ: Mapping[str, str]) -> int:
             postgres = EmbeddedPostgres.start(directory / "postgres")
             cleanup.callback(postgres.stop)
             create_database(postgres.admin_url, "tokenmart")
-            admin_url = make_url(postgres.admin_url).set(database="tokenmart").render_as_string(
-                hide_password=False
+            admin_url = (
+                make_url(postgres.admin_url)
+                .set(database="tokenmart")
+                .render_as_string(hide_password=False)
             )
         redis_url = environ.get("TOKENMART_REDIS_URL")
         if not redis_url:

@@ -14,7 +14,9 @@ def tls_of(files: IssuedFiles) -> TlsSettings:
     return TlsSettings(ca_file=files.ca_file, cert_file=files.cert_file, key_file=files.key_file)
 
 
-def server_settings(*, reflection: bool = False, health_listen: str | None = None) -> GrpcServerSettings:
+def server_settings(
+    *, reflection: bool = False, health_listen: str | None = None
+) -> GrpcServerSettings:
     return GrpcServerSettings(
         listen="127.0.0.1:0",
         health_listen=health_listen,
@@ -41,7 +43,9 @@ def mtls_channel(
     )
 
 
-async def raw_call(channel: grpc.aio.Channel, method: str, payload: bytes = b"", **kwargs: object) -> bytes:
+async def raw_call(
+    channel: grpc.aio.Channel, method: str, payload: bytes = b"", **kwargs: object
+) -> bytes:
     """Call ``method`` with an already-serialized request (empty = all defaults)."""
     call = channel.unary_unary(method, request_serializer=None, response_deserializer=None)
     response: bytes = await call(payload, timeout=5, **kwargs)

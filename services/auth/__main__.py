@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import os
 
-from services.common.main import run_service
 from services.auth import access
 from services.auth.settings import AuthSettings
+from services.common.main import run_service
 
 
 def main() -> None:

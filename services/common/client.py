@@ -35,13 +35,18 @@ def service_config(full_service_name: str, idempotent_methods: Iterable[str]) ->
                 },
             }
         )
-    method_configs.append({"name": [{"service": "grpc.health.v1.Health"}], "retryPolicy": {
-        "maxAttempts": 2,
-        "initialBackoff": "0.05s",
-        "maxBackoff": "0.2s",
-        "backoffMultiplier": 2,
-        "retryableStatusCodes": ["UNAVAILABLE"],
-    }})
+    method_configs.append(
+        {
+            "name": [{"service": "grpc.health.v1.Health"}],
+            "retryPolicy": {
+                "maxAttempts": 2,
+                "initialBackoff": "0.05s",
+                "maxBackoff": "0.2s",
+                "backoffMultiplier": 2,
+                "retryableStatusCodes": ["UNAVAILABLE"],
+            },
+        }
+    )
     return json.dumps({"methodConfig": method_configs})
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import inspect
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import grpc
@@ -71,9 +71,12 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
                     method=method, request_id=request_id, always_refuse=handler is not None
                 )
             )
-        return _rewrap(handler, lambda behavior, streaming: self._guard(
-            behavior, method=method, request_id=request_id, streaming=streaming
-        ))
+        return _rewrap(
+            handler,
+            lambda behavior, streaming: self._guard(
+                behavior, method=method, request_id=request_id, streaming=streaming
+            ),
+        )
 
     def _missing(self, *, method: str, request_id: str, always_refuse: bool) -> Behavior:
         async def refuse(request: Any, context: grpc.aio.ServicerContext) -> Any:
@@ -192,9 +195,13 @@ def _rewrap(
     if handler.unary_unary:
         return grpc.unary_unary_rpc_method_handler(guard(handler.unary_unary, False), **serializers)
     if handler.unary_stream:
-        return grpc.unary_stream_rpc_method_handler(guard(handler.unary_stream, True), **serializers)
+        return grpc.unary_stream_rpc_method_handler(
+            guard(handler.unary_stream, True), **serializers
+        )
     if handler.stream_unary:
-        return grpc.stream_unary_rpc_method_handler(guard(handler.stream_unary, False), **serializers)
+        return grpc.stream_unary_rpc_method_handler(
+            guard(handler.stream_unary, False), **serializers
+        )
     assert handler.stream_stream, "a handler has exactly one behaviour"
     return grpc.stream_stream_rpc_method_handler(guard(handler.stream_stream, True), **serializers)
 
@@ -226,9 +233,7 @@ class _UnaryStream(grpc.aio.UnaryStreamClientInterceptor):  # type: ignore[misc]
     def __init__(self, default_timeout_s: float) -> None:
         self.default_timeout_s = default_timeout_s
 
-    async def intercept_unary_stream(
-        self, continuation: Any, details: Any, request: Any
-    ) -> AsyncIterator[Any]:
+    async def intercept_unary_stream(self, continuation: Any, details: Any, request: Any) -> Any:
         return await continuation(_with_request_id(details, self.default_timeout_s), request)
 
 

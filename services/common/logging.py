@@ -37,8 +37,10 @@ _SECRET_PATTERNS = re.compile(
 )
 REDACTED = "[redacted]"
 
-_STANDARD_ATTRIBUTES = frozenset(
-    logging.LogRecord("", 0, "", 0, "", None, None).__dict__.keys() | {"message", "asctime"}
+_DROPPED_ATTRIBUTES = frozenset(
+    logging.LogRecord("", 0, "", 0, "", None, None).__dict__.keys()
+    # uvicorn adds a copy of each message with terminal colour codes.
+    | {"message", "asctime", "color_message"}
 )
 
 
@@ -99,7 +101,7 @@ class JsonFormatter(logging.Formatter):
         if request_id:
             entry["request_id"] = request_id
         for key, value in record.__dict__.items():
-            if key not in _STANDARD_ATTRIBUTES and not key.startswith("_"):
+            if key not in _DROPPED_ATTRIBUTES and not key.startswith("_"):
                 entry[key] = _scrub(value)
         if record.exc_info:
             entry["exc"] = redact(self.formatException(record.exc_info))

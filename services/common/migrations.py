@@ -51,7 +51,8 @@ def runtime_role() -> str:
 def grant_runtime(*, schema: str, table: str, privileges: tuple[str, ...]) -> None:
     """Grant the runtime role ``privileges`` on ``schema.table`` and nothing else."""
     assert set(privileges) <= ALLOWED_PRIVILEGES, privileges
-    assert _IDENTIFIER.match(schema) and _IDENTIFIER.match(table)
+    assert _IDENTIFIER.match(schema)
+    assert _IDENTIFIER.match(table)
     op.execute(f'GRANT {", ".join(privileges)} ON "{schema}"."{table}" TO "{runtime_role()}"')
 
 

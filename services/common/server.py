@@ -79,7 +79,11 @@ class GrpcServer:
         await self._set_health(health_pb2.HealthCheckResponse.SERVING)
         logger.info(
             "serving",
-            extra={"port": self.port, "health_port": self.health_port, "services": self.served_names},
+            extra={
+                "port": self.port,
+                "health_port": self.health_port,
+                "services": self.served_names,
+            },
         )
 
     async def stop(self, grace_s: float | None = None) -> None:
@@ -89,7 +93,9 @@ class GrpcServer:
         if self.health_server is not None:
             await self.health_server.stop(0)
 
-    async def _set_health(self, status: health_pb2.HealthCheckResponse.ServingStatus.ValueType) -> None:
+    async def _set_health(
+        self, status: health_pb2.HealthCheckResponse.ServingStatus.ValueType
+    ) -> None:
         for name in ("", *self.served_names):
             await self.health.set(name, status)
 

@@ -10,6 +10,7 @@ never echoing a value (values may be secrets).
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,20 +28,20 @@ class SettingsError(ValueError):
 class Env:
     """Typed access to the variables under one prefix, e.g. ``TOKENMART_WALLET_``."""
 
-    def __init__(self, prefix: str, environ: Mapping[str, str]) -> None:
+    def __init__(self, prefix: builtins.str, environ: Mapping[str, str]) -> None:
         self.prefix = prefix
         self._environ = environ
 
-    def name(self, key: str) -> str:
+    def name(self, key: builtins.str) -> builtins.str:
         return f"{self.prefix}{key}"
 
-    def _raw(self, key: str) -> str | None:
+    def _raw(self, key: builtins.str) -> builtins.str | None:
         value = self._environ.get(self.name(key))
         if value is None or value.strip() == "":
             return None
         return value.strip()
 
-    def str(self, key: str, default: object = _MISSING) -> str:
+    def str(self, key: builtins.str, default: object = _MISSING) -> builtins.str:
         value = self._raw(key)
         if value is None:
             if default is _MISSING:
@@ -49,34 +50,48 @@ class Env:
             return default
         return value
 
-    def optional_str(self, key: str) -> str | None:
+    def optional_str(self, key: builtins.str) -> builtins.str | None:
         return self._raw(key)
 
-    def int(self, key: str, default: int, *, minimum: int, maximum: int) -> int:
+    def int(
+        self,
+        key: builtins.str,
+        default: builtins.int,
+        *,
+        minimum: builtins.int,
+        maximum: builtins.int,
+    ) -> builtins.int:
         value = self._raw(key)
         if value is None:
             return default
         try:
-            parsed = int(value, 10)
+            parsed = builtins.int(value, 10)
         except ValueError:
             raise SettingsError(f"{self.name(key)} must be an integer") from None
         if not minimum <= parsed <= maximum:
             raise SettingsError(f"{self.name(key)} must be between {minimum} and {maximum}")
         return parsed
 
-    def float(self, key: str, default: float, *, minimum: float, maximum: float) -> float:
+    def float(
+        self,
+        key: builtins.str,
+        default: builtins.float,
+        *,
+        minimum: builtins.float,
+        maximum: builtins.float,
+    ) -> builtins.float:
         value = self._raw(key)
         if value is None:
             return default
         try:
-            parsed = float(value)
+            parsed = builtins.float(value)
         except ValueError:
             raise SettingsError(f"{self.name(key)} must be a number") from None
         if not minimum <= parsed <= maximum:
             raise SettingsError(f"{self.name(key)} must be between {minimum} and {maximum}")
         return parsed
 
-    def bool(self, key: str, default: bool) -> bool:
+    def bool(self, key: builtins.str, default: builtins.bool) -> builtins.bool:
         value = self._raw(key)
         if value is None:
             return default
@@ -87,13 +102,17 @@ class Env:
             return False
         raise SettingsError(f"{self.name(key)} must be true or false")
 
-    def path(self, key: str, default: object = _MISSING, *, must_exist: bool = True) -> Path:
+    def path(
+        self, key: builtins.str, default: object = _MISSING, *, must_exist: builtins.bool = True
+    ) -> Path:
         path = Path(self.str(key, default))
         if must_exist and not path.exists():
             raise SettingsError(f"{self.name(key)} names a file that does not exist")
         return path
 
-    def csv(self, key: str, default: tuple[str, ...] = ()) -> tuple[str, ...]:
+    def csv(
+        self, key: builtins.str, default: tuple[builtins.str, ...] = ()
+    ) -> tuple[builtins.str, ...]:
         value = self._raw(key)
         if value is None:
             return default

@@ -118,8 +118,10 @@ class Backends:
         except TimeoutError:
             logger.debug("health check timed out", extra={"backend": name})
             return UNREACHABLE
-        except Exception:  # noqa: BLE001 - a health check reports, it never raises
-            logger.warning("health check failed unexpectedly", extra={"backend": name}, exc_info=True)
+        except Exception:  # a health check reports, it never raises
+            logger.warning(
+                "health check failed unexpectedly", extra={"backend": name}, exc_info=True
+            )
             return UNREACHABLE
         if response.status == health_pb2.HealthCheckResponse.SERVING:
             return SERVING

@@ -125,7 +125,9 @@ class BackendError(GatewayError):
     def from_rpc_error(cls, error: grpc.aio.AioRpcError) -> BackendError:
         failure = describe_rpc_error(error)
         # RFC 9110 requires a challenge on every 401.
-        headers = {"WWW-Authenticate": "Bearer"} if failure.status == HTTPStatus.UNAUTHORIZED else {}
+        headers = (
+            {"WWW-Authenticate": "Bearer"} if failure.status == HTTPStatus.UNAUTHORIZED else {}
+        )
         return cls(
             status=failure.status,
             reason=failure.reason,
@@ -227,7 +229,7 @@ def describe_rpc_error(error: grpc.aio.AioRpcError) -> RpcFailure:
     code = error.code()
     status = GRPC_TO_HTTP.get(code, HTTPStatus.INTERNAL_SERVER_ERROR)
     info = error_info(error)
-    reason = code.name if isinstance(code, grpc.StatusCode) else "INTERNAL"
+    reason = _code_name(code)
     message = _FIXED_MESSAGES.get(code, INTERNAL_MESSAGE)
     if info is not None and _REASON_PATTERN.match(info.reason):
         reason = info.reason

@@ -17,9 +17,7 @@ import orjson
 
 from services.gateway.errors import InvalidJson, JsonTooDeep
 
-JsonValue: TypeAlias = (
-    dict[str, "JsonValue"] | list["JsonValue"] | str | int | float | bool | None
-)
+JsonValue: TypeAlias = dict[str, "JsonValue"] | list["JsonValue"] | str | int | float | bool | None
 
 
 def is_json_media_type(content_type: str | None) -> bool:

@@ -89,7 +89,8 @@ async def test_a_failed_mutation_leaves_no_record(engine) -> None:
         await failing()
     async with engine.connect() as connection:
         count = await connection.scalar(
-            text("SELECT count(*) FROM review.request_log WHERE request_id = :id"), {"id": request_id}
+            text("SELECT count(*) FROM review.request_log WHERE request_id = :id"),
+            {"id": request_id},
         )
     assert count == 0
     assert await _attempt(engine, request_id=request_id, value="x", effects=[]) == "done:x"

@@ -51,11 +51,13 @@ def test_records_are_json_with_request_id_and_scrubbed_fields() -> None:
     assert entry["service"] == "wallet"
     assert entry["request_id"] == "req-123"
     assert entry["count"] == 3
-    assert SECRETS[1] not in entry["msg"] and SECRETS[7] not in entry["header"]
+    assert SECRETS[1] not in entry["msg"]
+    assert SECRETS[7] not in entry["header"]
 
 
 def test_request_ids_from_callers_are_kept_only_when_well_formed() -> None:
     assert accept_request_id("abc-123_DEF:9.1") == "abc-123_DEF:9.1"
     for bad in (None, "", "has space", "x" * 129, "new\nline", "é"):
         minted = accept_request_id(bad)
-        assert minted != bad and len(minted) == 24
+        assert minted != bad
+        assert len(minted) == 24

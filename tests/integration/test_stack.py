@@ -13,6 +13,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -93,8 +94,14 @@ def test_the_stack_starts_healthy_and_stops_cleanly(
     )
     gateway = f"http://127.0.0.1:{stack_environment['TOKENMART_GATEWAY_PORT']}"
     body: dict[str, object] = {}
+    lines: list[str] = []
+    assert stack.stdout is not None
+    reader = threading.Thread(target=lambda: lines.extend(stack.stdout), daemon=True)  # type: ignore[arg-type]
+    reader.start()
     try:
         deadline = time.monotonic() + READY_TIMEOUT_S
+        while time.monotonic() < deadline and not any("processes are healthy" in x for x in lines):
+            time.sleep(0.1)
         while time.monotonic() < deadline and stack.poll() is None:
             try:
                 response = httpx.get(f"{gateway}/healthz", timeout=2)
@@ -118,10 +125,13 @@ def test_the_stack_starts_healthy_and_stops_cleanly(
         assert httpx.get(f"{gateway}/openapi.json", timeout=2).status_code == 200
     finally:
         stack.send_signal(signal.SIGINT)
-        output, _ = stack.communicate(timeout=30)
+        stack.wait(timeout=30)
+        reader.join(timeout=10)
+        stack.stdout.close()
+    output = "".join(lines)
     assert stack.returncode == 0, output[-4000:]
     assert "all five processes are healthy" in output
-    gone, alive = psutil.wait_procs(started, timeout=5)
+    _gone, alive = psutil.wait_procs(started, timeout=5)
     assert not alive, [p.cmdline() for p in alive]
     # Nothing started for the stack survives it (embedded PostgreSQL and Redis included).
     state_dir = stack_environment["TOKENMART_STATE_DIR"]

@@ -89,6 +89,8 @@ def test_a_runtime_role_holds_no_dangerous_attributes(
 def test_a_schema_owner_cannot_reach_another_services_schema(
     service: str, other: str, service_databases: dict[str, ServiceDatabase]
 ) -> None:
-    with _connect(service_databases[service].owner_url) as connection:
-        with pytest.raises(errors.InsufficientPrivilege):
-            connection.execute(f"SELECT count(*) FROM {other}.request_log")
+    with (
+        _connect(service_databases[service].owner_url) as connection,
+        pytest.raises(errors.InsufficientPrivilege),
+    ):
+        connection.execute(f"SELECT count(*) FROM {other}.request_log")

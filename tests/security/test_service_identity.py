@@ -41,7 +41,9 @@ HEALTH_CHECK = "/grpc.health.v1.Health/Check"
 async def start_server(pki: dict[str, IssuedFiles]) -> AsyncIterator[Callable[..., object]]:
     servers: list[GrpcServer] = []
 
-    async def start(service: str, *, cert_of: str | None = None, allowlist: PeerAllowlist | None = None) -> GrpcServer:
+    async def start(
+        service: str, *, cert_of: str | None = None, allowlist: PeerAllowlist | None = None
+    ) -> GrpcServer:
         server = GrpcServer(
             service=service,
             settings=server_settings(),
@@ -61,7 +63,7 @@ def _foreign_identity(tmp_path: Path, name: str) -> IssuedFiles:
     """A certificate named like one of ours but issued by a CA we never trusted."""
     key = ec.generate_private_key(ec.SECP256R1())
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "rogue CA")])
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     ca = (
         x509.CertificateBuilder()
         .subject_name(subject)
@@ -79,18 +81,26 @@ def _foreign_identity(tmp_path: Path, name: str) -> IssuedFiles:
     (directory / "ca.pem").write_bytes(ca.public_bytes(serialization.Encoding.PEM))
     (directory / f"{name}.pem").write_bytes(cert_pem)
     (directory / f"{name}-key.pem").write_bytes(key_pem)
-    return IssuedFiles(directory / "ca.pem", directory / f"{name}.pem", directory / f"{name}-key.pem")
+    return IssuedFiles(
+        directory / "ca.pem", directory / f"{name}.pem", directory / f"{name}-key.pem"
+    )
 
 
 async def _health(channel: grpc.aio.Channel) -> int:
-    response = await raw_call(channel, HEALTH_CHECK, health_pb2.HealthCheckRequest().SerializeToString())
+    response = await raw_call(
+        channel, HEALTH_CHECK, health_pb2.HealthCheckRequest().SerializeToString()
+    )
     return health_pb2.HealthCheckResponse.FromString(response).status
 
 
 @pytest.mark.parametrize("service", sorted(ACCESS))
-async def test_a_certified_peer_is_served(service: str, pki: dict[str, IssuedFiles], start_server) -> None:
+async def test_a_certified_peer_is_served(
+    service: str, pki: dict[str, IssuedFiles], start_server
+) -> None:
     server = await start_server(service)
-    async with mtls_channel(server.port, ca_file=pki["gateway"].ca_file, cert=pki["gateway"], expect_name=service) as channel:
+    async with mtls_channel(
+        server.port, ca_file=pki["gateway"].ca_file, cert=pki["gateway"], expect_name=service
+    ) as channel:
         assert await _health(channel) == health_pb2.HealthCheckResponse.SERVING
 
 
@@ -99,7 +109,9 @@ async def test_a_caller_without_a_certificate_is_refused_at_the_tls_layer(
     service: str, pki: dict[str, IssuedFiles], start_server
 ) -> None:
     server = await start_server(service)
-    async with mtls_channel(server.port, ca_file=pki["gateway"].ca_file, cert=None, expect_name=service) as channel:
+    async with mtls_channel(
+        server.port, ca_file=pki["gateway"].ca_file, cert=None, expect_name=service
+    ) as channel:
         with pytest.raises(grpc.aio.AioRpcError) as refused:
             await _health(channel)
     assert refused.value.code() == grpc.StatusCode.UNAVAILABLE
@@ -118,7 +130,9 @@ async def test_a_certificate_from_another_ca_is_refused(
 ) -> None:
     server = await start_server("wallet")
     rogue = _foreign_identity(tmp_path, "gateway")
-    async with mtls_channel(server.port, ca_file=pki["gateway"].ca_file, cert=rogue, expect_name="wallet") as channel:
+    async with mtls_channel(
+        server.port, ca_file=pki["gateway"].ca_file, cert=rogue, expect_name="wallet"
+    ) as channel:
         with pytest.raises(grpc.aio.AioRpcError) as refused:
             await _health(channel)
     assert refused.value.code() == grpc.StatusCode.UNAVAILABLE
@@ -129,7 +143,9 @@ async def test_a_server_with_another_services_certificate_is_not_trusted(
 ) -> None:
     # An impostor listening where wallet should be, with auth's (valid) certificate.
     impostor = await start_server("wallet", cert_of="auth")
-    async with mtls_channel(impostor.port, ca_file=pki["gateway"].ca_file, cert=pki["gateway"], expect_name="wallet") as channel:
+    async with mtls_channel(
+        impostor.port, ca_file=pki["gateway"].ca_file, cert=pki["gateway"], expect_name="wallet"
+    ) as channel:
         with pytest.raises(grpc.aio.AioRpcError) as refused:
             await _health(channel)
     assert refused.value.code() == grpc.StatusCode.UNAVAILABLE
@@ -161,31 +177,46 @@ async def test_every_service_refuses_peers_outside_each_methods_allowlist(
             key = (service, peer)
             if key not in channels:
                 channels[key] = mtls_channel(
-                    servers[service].port, ca_file=pki[peer].ca_file, cert=pki[peer], expect_name=service
+                    servers[service].port,
+                    ca_file=pki[peer].ca_file,
+                    cert=pki[peer],
+                    expect_name=service,
                 )
             with pytest.raises(grpc.aio.AioRpcError) as refused:
                 await raw_call(channels[key], method)
-            assert refused.value.code() == grpc.StatusCode.PERMISSION_DENIED, (service, method, peer)
+            assert refused.value.code() == grpc.StatusCode.PERMISSION_DENIED, (
+                service,
+                method,
+                peer,
+            )
             assert error_reason(refused.value) == "PEER_NOT_ALLOWED", (service, method, peer)
     finally:
         for channel in channels.values():
             await channel.close()
 
 
-async def test_a_specific_refusal_auth_may_not_move_money(pki: dict[str, IssuedFiles], start_server) -> None:
+async def test_a_specific_refusal_auth_may_not_move_money(
+    pki: dict[str, IssuedFiles], start_server
+) -> None:
     server = await start_server("wallet")
     method = f"/{wallet_access.SERVICE}/CreateTransfers"
     assert "auth" not in wallet_access.CALLERS["CreateTransfers"]
-    async with mtls_channel(server.port, ca_file=pki["auth"].ca_file, cert=pki["auth"], expect_name="wallet") as channel:
+    async with mtls_channel(
+        server.port, ca_file=pki["auth"].ca_file, cert=pki["auth"], expect_name="wallet"
+    ) as channel:
         with pytest.raises(grpc.aio.AioRpcError) as refused:
             await raw_call(channel, method)
     assert refused.value.code() == grpc.StatusCode.PERMISSION_DENIED
     assert error_reason(refused.value) == "PEER_NOT_ALLOWED"
 
 
-async def test_unlisted_methods_are_refused_to_everyone(pki: dict[str, IssuedFiles], start_server) -> None:
+async def test_unlisted_methods_are_refused_to_everyone(
+    pki: dict[str, IssuedFiles], start_server
+) -> None:
     server = await start_server("wallet")
-    async with mtls_channel(server.port, ca_file=pki["ctl"].ca_file, cert=pki["ctl"], expect_name="wallet") as channel:
+    async with mtls_channel(
+        server.port, ca_file=pki["ctl"].ca_file, cert=pki["ctl"], expect_name="wallet"
+    ) as channel:
         for method in (f"/{wallet_access.SERVICE}/NoSuchMethod", "/some.Other/Thing"):
             with pytest.raises(grpc.aio.AioRpcError) as refused:
                 await raw_call(channel, method)
@@ -193,21 +224,31 @@ async def test_unlisted_methods_are_refused_to_everyone(pki: dict[str, IssuedFil
             assert error_reason(refused.value) == "PEER_NOT_ALLOWED"
 
 
-async def test_an_allowed_peer_passes_authorization(pki: dict[str, IssuedFiles], start_server) -> None:
+async def test_an_allowed_peer_passes_authorization(
+    pki: dict[str, IssuedFiles], start_server
+) -> None:
     # No servicer is registered in this server: an allowed caller gets past the allowlist and
     # reaches the (absent) handler, which is the only difference from a refused caller.
     server = await start_server("wallet")
     method, callers = next(iter(sorted(wallet_access.CALLERS.items())))
     peer = sorted(callers)[0]
-    async with mtls_channel(server.port, ca_file=pki[peer].ca_file, cert=pki[peer], expect_name="wallet") as channel:
+    async with mtls_channel(
+        server.port, ca_file=pki[peer].ca_file, cert=pki[peer], expect_name="wallet"
+    ) as channel:
         with pytest.raises(grpc.aio.AioRpcError) as reached:
             await raw_call(channel, f"/{wallet_access.SERVICE}/{method}")
     assert reached.value.code() == grpc.StatusCode.UNIMPLEMENTED
 
 
-async def test_reflection_is_off_unless_configured(pki: dict[str, IssuedFiles], start_server) -> None:
+async def test_reflection_is_off_unless_configured(
+    pki: dict[str, IssuedFiles], start_server
+) -> None:
     server = await start_server("wallet")
-    async with mtls_channel(server.port, ca_file=pki["ctl"].ca_file, cert=pki["ctl"], expect_name="wallet") as channel:
+    async with mtls_channel(
+        server.port, ca_file=pki["ctl"].ca_file, cert=pki["ctl"], expect_name="wallet"
+    ) as channel:
         with pytest.raises(grpc.aio.AioRpcError) as refused:
-            await raw_call(channel, "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo")
+            await raw_call(
+                channel, "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo"
+            )
     assert refused.value.code() == grpc.StatusCode.PERMISSION_DENIED

@@ -1,0 +1,1 @@
+"""The auth service (see README.md beside this file)."""

@@ -1,0 +1,1 @@
+"""The provider service (see README.md beside this file)."""

@@ -1,0 +1,1 @@
+"""The review service (see README.md beside this file)."""

@@ -1,0 +1,1 @@
+"""The wallet service (see README.md beside this file)."""
