@@ -36,7 +36,8 @@ run: venv proto ## Set everything up and run all five services in the foreground
 	@$(PY) -m ops run
 
 .PHONY: test
-test: venv ## Set everything up and run the whole test suite against real PostgreSQL and Redis.
+test: venv ## Set everything up, lint, and run the whole suite against real PostgreSQL and Redis.
+	@$(MAKE) lint
 	@$(PY) -m pytest $(PYTEST_ARGS)
 
 .PHONY: lint
