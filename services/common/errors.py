@@ -9,7 +9,8 @@
     │   └── PeerNotAllowed            PERMISSION_DENIED / PEER_NOT_ALLOWED
     ├── NotFound                      NOT_FOUND / NOT_FOUND
     ├── AlreadyExists                 ALREADY_EXISTS / ALREADY_EXISTS
-    │   └── RequestIdReused           ALREADY_EXISTS / REQUEST_ID_REUSED
+    │   ├── RequestIdConflict         ALREADY_EXISTS / REQUEST_ID_CONFLICT
+    │   └── SecretAlreadyIssued       ALREADY_EXISTS / SECRET_ALREADY_ISSUED
     ├── FailedPrecondition            FAILED_PRECONDITION / FAILED_PRECONDITION
     ├── Aborted                       ABORTED / ABORTED
     ├── ResourceExhausted             RESOURCE_EXHAUSTED / RESOURCE_EXHAUSTED
@@ -76,9 +77,17 @@ class AlreadyExists(TokenMartError):
     default_message = "already exists"
 
 
-class RequestIdReused(AlreadyExists):
-    reason = "REQUEST_ID_REUSED"
+class RequestIdConflict(AlreadyExists):
+    reason = "REQUEST_ID_CONFLICT"
     default_message = "request_id was already used with different fields"
+
+
+class SecretAlreadyIssued(AlreadyExists):
+    reason = "SECRET_ALREADY_ISSUED"
+    default_message = (
+        "this request_id already created a secret, which is never shown twice; "
+        "start over with a new request_id"
+    )
 
 
 class FailedPrecondition(TokenMartError):
