@@ -37,7 +37,7 @@ from ops.database import (
 )
 from ops.embedded import EmbeddedPostgres, EmbeddedRedis
 from ops.pki import IssuedFiles, ensure_pki
-from ops.state import dev_passwords, state_dir
+from ops.state import dev_passwords, dev_secrets, state_dir
 
 PROCESSES = (*DOMAIN_SERVICES, "gateway")
 DEFAULT_PORTS = {"auth": 50051, "wallet": 50052, "provider": 50053, "review": 50054}
@@ -49,6 +49,8 @@ PEERS: Mapping[str, tuple[str, ...]] = {
     "review": ("auth", "wallet"),
     "gateway": DOMAIN_SERVICES,
 }
+DEV_SECRETS = ("gateway_rate_limit_key", "auth_pepper", "auth_signing_kek")
+"""Secrets ``make run`` generates once into the state directory (production brings its own)."""
 STOP_GRACE_S = 10.0
 READY_TIMEOUT_S = 60.0
 
@@ -75,6 +77,7 @@ def service_environments(
     ports: Mapping[str, int],
     gateway_host: str,
     gateway_port: int,
+    secrets: Mapping[str, str],
 ) -> dict[str, dict[str, str]]:
     """The ``TOKENMART_<SVC>_*`` variables of every process (no secrets beyond its own)."""
     environments: dict[str, dict[str, str]] = {}
@@ -92,6 +95,14 @@ def service_environments(
             "TOKENMART_GATEWAY_HOST": gateway_host,
             "TOKENMART_GATEWAY_PORT": str(gateway_port),
             "TOKENMART_GATEWAY_REDIS_URL": redis_url,
+            "TOKENMART_GATEWAY_RATE_LIMIT_KEY": secrets["gateway_rate_limit_key"],
+        }
+    )
+    # Auth alone holds the credential pepper and the signing keys' encryption key (32 bytes each).
+    environments["auth"].update(
+        {
+            "TOKENMART_AUTH_PEPPER": secrets["auth_pepper"],
+            "TOKENMART_AUTH_SIGNING_KEK": secrets["auth_signing_kek"],
         }
     )
     return environments
@@ -275,6 +286,7 @@ def run(environ: Mapping[str, str]) -> int:
                 ports=ports,
                 gateway_host=gateway_host,
                 gateway_port=gateway_port,
+                secrets=dev_secrets(directory, list(DEV_SECRETS)),
             ),
             gateway_url=f"http://{gateway_host}:{gateway_port}",
         )

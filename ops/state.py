@@ -21,17 +21,20 @@ def state_dir(directory: Path) -> Path:
     return directory
 
 
-def dev_passwords(directory: Path, *, prefix: str) -> dict[str, str]:
+def dev_secrets(directory: Path, names: list[str], *, nbytes: int = 32) -> dict[str, str]:
+    """``name`` → a random urlsafe-base64 secret of ``nbytes``, created once and kept."""
     path = directory / "secrets.json"
     stored: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
-    changed = False
-    for role in role_names(prefix):
-        if role not in stored:
-            stored[role] = secrets.token_urlsafe(32)
-            changed = True
-    if changed:
+    missing = [name for name in names if name not in stored]
+    for name in missing:
+        stored[name] = secrets.token_urlsafe(nbytes)
+    if missing:
         fd = os.open(path.with_suffix(".tmp"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as handle:
             json.dump(stored, handle, indent=2, sort_keys=True)
         path.with_suffix(".tmp").replace(path)
-    return stored
+    return {name: stored[name] for name in names}
+
+
+def dev_passwords(directory: Path, *, prefix: str) -> dict[str, str]:
+    return dev_secrets(directory, role_names(prefix))

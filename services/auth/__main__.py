@@ -2,22 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 
-from services.auth import access
+from services.auth import access, server
 from services.auth.settings import AuthSettings
 from services.common.main import run_service
 
 
 def main() -> None:
     settings = AuthSettings.from_env(os.environ)
+    # Fail fast (before reporting SERVING) on an unreachable schema or a wrong signing KEK.
+    asyncio.run(server.preflight(settings))
     run_service(
         settings.common,
         allowlist=access.allowlist(reflection=settings.common.server.reflection),
-        # The AuthService servicer is registered here by the issue that implements it;
-        # until then every AuthService method answers UNIMPLEMENTED to allowed peers.
-        registrations=lambda engine: (),
-        served_names=(),
+        registrations=lambda engine: server.registrations(server.build_runtime(settings, engine)),
+        served_names=(access.SERVICE,),
     )
 
 

@@ -4,7 +4,8 @@ Every service's schema has a ``request_log`` table (insert-only for the runtime 
 RPC runs through :func:`run_once` in the same database transaction as its effects:
 
 1. take a transaction-scoped advisory lock on (caller, method, request_id), so two concurrent
-   copies of one request are serialized instead of both running;
+   copies of one request are serialized instead of both running (the second waits for the
+   first and then replays its answer, rather than failing with REQUEST_IN_PROGRESS);
 2. if a row exists: the same request digest returns the stored response; a different digest
    is :class:`RequestIdConflict` (the caller reused an id for a different request);
 3. otherwise run the mutation and insert the row with its serialized response.

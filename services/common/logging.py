@@ -30,7 +30,7 @@ _request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", 
 # Shapes of secrets: our credential families (SPEC §1), common provider keys, bearer headers
 # and PEM private keys. Replaced wholesale; even a prefix of a secret is not kept.
 _SECRET_PATTERNS = re.compile(
-    r"(?:\b(?:tokenmart|thm|th|tms|tmr|tmid)_[A-Za-z0-9]{8,}\b"
+    r"(?:\b(?:tokenmart|thm|th|tms|tmr|tmid|tmc)_[A-Za-z0-9]{8,}\b"
     r"|\bsk-[A-Za-z0-9_-]{8,}"
     r"|(?i:bearer)\s+[A-Za-z0-9._~+/=-]{8,}"
     r"|-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----)"

@@ -13,11 +13,11 @@ from google.protobuf import any_pb2
 from google.rpc import error_details_pb2, status_pb2
 
 STATUS_DETAILS_KEY = "grpc-status-details-bin"
-ERROR_DOMAIN_SUFFIX = ".tokenmart.internal"
 
 
 def error_domain(service: str) -> str:
-    return f"{service}{ERROR_DOMAIN_SUFFIX}"
+    """The ErrorInfo domain of a service's errors, as the protos document it."""
+    return f"tokenmart.{service}"
 
 
 def error_trailers(

@@ -10,6 +10,7 @@ the latter through the one gRPC → HTTP table.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -26,8 +27,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
+from tokenmart.auth.v1 import auth_pb2_grpc
 
 from services.common.logging import current_request_id
+from services.gateway.authn import Authenticator
 from services.gateway.backends import SERVING, Backends
 from services.gateway.errors import (
     BackendError,
@@ -38,10 +41,15 @@ from services.gateway.errors import (
 )
 from services.gateway.middleware import (
     BodyLimitMiddleware,
+    CredentialInUrlMiddleware,
     JsonBodyMiddleware,
     RequestContextMiddleware,
 )
+from services.gateway.ratelimit import RateLimiter, RateLimitRules, Rule
+from services.gateway.ratelimit_guard import EdgeLimits
 from services.gateway.rendering import ERROR_RENDERERS, ErrorRenderers, PlatformErrorEnvelope
+from services.gateway.routes import accounts, agents, keys
+from services.gateway.routes.common import Edge
 from services.gateway.settings import GatewaySettings
 
 logger = logging.getLogger("tokenmart.gateway")
@@ -84,9 +92,35 @@ class HealthReport(BaseModel):
     )
 
 
-def create_app(settings: GatewaySettings, backends: Backends) -> FastAPI:
-    """The gateway application; ``backends`` is closed when the application shuts down."""
+def create_app(
+    settings: GatewaySettings,
+    backends: Backends,
+    *,
+    limiter: RateLimiter | None = None,
+    authenticator_class: type[Authenticator] = Authenticator,
+) -> FastAPI:
+    """The gateway application; ``backends`` and the limiter close when it shuts down.
+
+    Without ``limiter``, one is built on ``settings.redis_url`` (in-process only when unset).
+    ``authenticator_class`` exists for the authentication benchmark, which measures the same
+    routes with the per-request call to auth taken out.
+    """
     renderers = ERROR_RENDERERS
+    limiter = limiter or RateLimiter.from_url(
+        settings.redis_url, identity_key=settings.rate_limit_key
+    )
+    limits = EdgeLimits(
+        limiter,
+        dataclasses.replace(
+            RateLimitRules(), ip_flood=Rule("ip_flood", settings.ip_flood_per_minute, 60.0)
+        ),
+    )
+    auth = auth_pb2_grpc.AuthServiceStub(backends.channel("auth"))
+    edge = Edge(
+        auth=auth,
+        authenticator=authenticator_class(auth, limits, cache_max_s=settings.auth_cache_ms / 1000),
+        limits=limits,
+    )
     app = FastAPI(
         title=TITLE,
         version=VERSION,
@@ -94,7 +128,7 @@ def create_app(settings: GatewaySettings, backends: Backends) -> FastAPI:
         openapi_url="/openapi.json",
         docs_url="/docs",
         redoc_url=None,
-        lifespan=_lifespan(backends),
+        lifespan=_lifespan(backends, limiter),
         # Every operation documents its errors as the envelope; with a "default" response
         # declared, FastAPI also stops documenting the 422 we never send.
         responses={
@@ -111,6 +145,7 @@ def create_app(settings: GatewaySettings, backends: Backends) -> FastAPI:
     app.add_middleware(
         JsonBodyMiddleware, max_json_depth=settings.max_json_depth, renderers=renderers
     )
+    app.add_middleware(CredentialInUrlMiddleware, renderers=renderers)
     app.add_middleware(
         BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes, renderers=renderers
     )
@@ -129,16 +164,21 @@ def create_app(settings: GatewaySettings, backends: Backends) -> FastAPI:
         RequestContextMiddleware, renderers=renderers, trusted_proxies=settings.trusted_proxies
     )
     app.include_router(_operations_router(backends))
+    for routes in (accounts, agents, keys):
+        app.include_router(routes.router(edge))
     return app
 
 
-def _lifespan(backends: Backends) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+def _lifespan(
+    backends: Backends, limiter: RateLimiter
+) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         try:
             yield
         finally:
             await backends.close()
+            await limiter.aclose()
 
     return lifespan
 

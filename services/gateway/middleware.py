@@ -13,6 +13,10 @@
    these checks whether or not it remembers to ask, and FastAPI's own parser only ever sees
    bodies already known to be shallow.
 
+5. :class:`CredentialInUrlMiddleware`: 400 CREDENTIAL_IN_URL when the query string carries
+   anything shaped like a TokenMart credential: URLs end up in proxy logs, browser history and
+   Referer headers, so credentials travel only in headers and bodies (THREATS I8).
+
 These are plain ASGI callables rather than ``BaseHTTPMiddleware``: they never buffer a response,
 and the size limit applies while the body streams in rather than after it has been read.
 """
@@ -20,8 +24,11 @@ and the size limit applies while the body streams in rather than after it has be
 from __future__ import annotations
 
 import logging
+import re
 import time
+from http import HTTPStatus
 from typing import Final
+from urllib.parse import unquote_to_bytes
 
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -201,6 +208,35 @@ def _content_length(headers: Headers) -> int | None:
     if value is None or not value.strip().isdigit():
         return None
     return int(value)
+
+
+_CREDENTIAL_IN_QUERY: Final = re.compile(
+    rb"(?:^|[^A-Za-z0-9])(?:tokenmart|thm|th|tms|tmr|tmid|tmc)_[A-Za-z0-9]{16,}"
+)
+
+
+class CredentialInUrl(GatewayError):
+    status = HTTPStatus.BAD_REQUEST
+    reason = "CREDENTIAL_IN_URL"
+    default_message = (
+        "credentials must never be sent in a URL; use the Authorization header or the body"
+    )
+
+
+class CredentialInUrlMiddleware:
+    def __init__(self, app: ASGIApp, *, renderers: ErrorRenderers) -> None:
+        self.app = app
+        self.renderers = renderers
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            query = unquote_to_bytes(scope.get("query_string", b""))
+            if _CREDENTIAL_IN_QUERY.search(query) or _CREDENTIAL_IN_QUERY.search(
+                scope["path"].encode("utf-8", "surrogateescape")
+            ):
+                await send_error(self.renderers, CredentialInUrl(), scope, receive, send)
+                return
+        await self.app(scope, receive, send)
 
 
 class JsonBodyMiddleware:

@@ -18,7 +18,10 @@ A missing or malformed value fails fast with :class:`SettingsError`.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import ipaddress
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -60,6 +63,12 @@ class GatewaySettings:
     trusted_proxies: tuple[IpNetwork, ...]
     health_timeout_s: float
     log_level: str
+    rate_limit_key: bytes
+    """Keys the hash of rate-limited identities in Redis; the same on every replica."""
+    ip_flood_per_minute: int
+    auth_cache_ms: int
+    """How long an Authenticate answer may be reused (0..1000 ms; auth's cache_for caps it)."""
+    """Every route's ceiling per client IP (raise it behind NAT-heavy or benchmark traffic)."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> GatewaySettings:
@@ -89,10 +98,14 @@ class GatewaySettings:
             trusted_proxies=_trusted_proxies(env),
             health_timeout_s=env.float("HEALTH_TIMEOUT_S", 1.0, minimum=0.05, maximum=30.0),
             log_level=_log_level(env),
+            rate_limit_key=_rate_limit_key(env, shared=_redis_url(env) is not None),
+            auth_cache_ms=env.int("AUTH_CACHE_MS", 1000, minimum=0, maximum=1000),
+            ip_flood_per_minute=env.int("IP_FLOOD_PER_MINUTE", 1200, minimum=1, maximum=10_000_000),
         )
 
     def __repr__(self) -> str:
-        # The Redis URL may carry a password; everything else is safe to print.
+        # The Redis URL may carry a password and the rate-limit key is a secret; the rest is
+        # safe to print.
         redis = "<redacted>" if self.redis_url else None
         return (
             f"GatewaySettings(host={self.host!r}, port={self.port}, "
@@ -162,3 +175,21 @@ def _log_level(env: Env) -> str:
     if level not in LOG_LEVELS:
         raise SettingsError(f"{env.name('LOG_LEVEL')} must be one of {', '.join(LOG_LEVELS)}")
     return level
+
+
+def _rate_limit_key(env: Env, *, shared: bool) -> bytes:
+    """``RATE_LIMIT_KEY`` (base64, at least 16 bytes). Required with Redis, where every replica
+    must hash identities alike; without Redis a per-process random key serves the local limiter.
+    """
+    raw = env.optional_str("RATE_LIMIT_KEY")
+    if raw is None:
+        if shared:
+            raise SettingsError(f"{env.name('RATE_LIMIT_KEY')} is required when REDIS_URL is set")
+        return secrets.token_bytes(32)
+    try:
+        key = base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4))
+    except (ValueError, binascii.Error):
+        raise SettingsError(f"{env.name('RATE_LIMIT_KEY')} must be base64") from None
+    if len(key) < 16:
+        raise SettingsError(f"{env.name('RATE_LIMIT_KEY')} must decode to at least 16 bytes")
+    return key

@@ -21,6 +21,7 @@ SECRETS = [
     "tms_" + "k" * 40,
     "tmr_" + "r" * 40,
     "tmid_" + "i" * 40,
+    "tmc_" + "c" * 40,
     "sk-proj-" + "p" * 40,
     "Bearer eyJhbGciOiJFZERTQSJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl",
     "-----BEGIN PRIVATE KEY-----\nMIGHAgEAMBMGByqGSM49AgEGCCqGSM49\n-----END PRIVATE KEY-----",

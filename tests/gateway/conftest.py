@@ -8,26 +8,20 @@ settings read by ``GatewaySettings.from_env``, and driven through ``httpx.ASGITr
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
-from dataclasses import dataclass
 
 import grpc
-import httpx
 import pytest_asyncio
-from fastapi import FastAPI
 
 from ops.pki import IssuedFiles
 from services.common import errors as common_errors
 from services.common.identity import PeerAllowlist
 from services.common.logging import current_request_id
 from services.common.server import GrpcServer, Registration
-from services.gateway.app import create_app
-from services.gateway.backends import BACKEND_SERVICES, Backends
-from services.gateway.settings import BACKEND_NAMES, GatewaySettings
+from services.gateway.backends import BACKEND_SERVICES
+from services.gateway.settings import BACKEND_NAMES
+from tests.edge import Gateway, MakeGateway
 from tests.grpc_helpers import server_settings, tls_of
 
-# A port nothing listens on: channels are lazy, so a gateway pointed here starts fine and
-# finds the backend unreachable only when it calls it.
-NOWHERE_PORT = 1
 WALLET = BACKEND_SERVICES["wallet"]
 
 
@@ -43,7 +37,7 @@ FAILURES: Mapping[str, Exception] = {
     "permission_denied": common_errors.PermissionDenied(),
     "not_found": common_errors.NotFound("no such wallet"),
     "already_exists": common_errors.AlreadyExists(),
-    "request_id_reused": common_errors.RequestIdReused(),
+    "request_id_conflict": common_errors.RequestIdConflict(),
     "aborted": common_errors.Aborted(),
     "failed_precondition": common_errors.FailedPrecondition("the wallet is frozen"),
     "insufficient_funds": InsufficientFunds(),
@@ -125,61 +119,6 @@ async def all_backends(start_backend: StartBackend) -> dict[str, GrpcServer]:
         else:
             started[name] = await start_backend(name)
     return started
-
-
-def gateway_environ(
-    pki: Mapping[str, IssuedFiles], *, ports: Mapping[str, int], **variables: str
-) -> dict[str, str]:
-    """``TOKENMART_GATEWAY_*`` for a gateway using the PKI's gateway certificate."""
-    files = pki["gateway"]
-    environ = {
-        "TOKENMART_GATEWAY_TLS_CA_FILE": str(files.ca_file),
-        "TOKENMART_GATEWAY_TLS_CERT_FILE": str(files.cert_file),
-        "TOKENMART_GATEWAY_TLS_KEY_FILE": str(files.key_file),
-    }
-    for name in BACKEND_NAMES:
-        port = ports.get(name, NOWHERE_PORT)
-        environ[f"TOKENMART_GATEWAY_{name.upper()}_TARGET"] = f"127.0.0.1:{port}"
-    environ.update({f"TOKENMART_GATEWAY_{key}": value for key, value in variables.items()})
-    return environ
-
-
-@dataclass(frozen=True)
-class Gateway:
-    settings: GatewaySettings
-    backends: Backends
-    app: FastAPI
-    client: httpx.AsyncClient
-
-
-MakeGateway = Callable[..., Gateway]
-
-
-@pytest_asyncio.fixture
-async def make_gateway(pki: dict[str, IssuedFiles]) -> AsyncIterator[MakeGateway]:
-    """Build an in-process gateway (call it inside a test, on the test's running loop).
-
-    ``ports`` maps the running backends to their ports; keyword variables override settings,
-    e.g. ``make_gateway(MAX_BODY_BYTES="1024")``.
-    """
-    made: list[Gateway] = []
-
-    def make(*, ports: Mapping[str, int] | None = None, **variables: str) -> Gateway:
-        settings = GatewaySettings.from_env(gateway_environ(pki, ports=ports or {}, **variables))
-        backends = Backends.open(settings)
-        app = create_app(settings, backends)
-        client = httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app, client=("203.0.113.7", 40000)),
-            base_url="http://testserver",
-        )
-        gateway = Gateway(settings=settings, backends=backends, app=app, client=client)
-        made.append(gateway)
-        return gateway
-
-    yield make
-    for gateway in made:
-        await gateway.client.aclose()
-        await gateway.backends.close()
 
 
 @pytest_asyncio.fixture

@@ -15,7 +15,8 @@ from fastapi import Request
 
 from services.common.server import GrpcServer
 from services.gateway.errors import GRPC_TO_HTTP, REASON_TO_HTTP, describe_rpc_error
-from tests.gateway.conftest import WALLET, Gateway, MakeGateway
+from tests.edge import Gateway, MakeGateway
+from tests.gateway.conftest import WALLET
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -48,9 +49,9 @@ def wired(gateway_with_backends: Gateway) -> Gateway:
         ("not_found", 404, "NOT_FOUND", "no such wallet"),
         ("already_exists", 409, "ALREADY_EXISTS", "already exists"),
         (
-            "request_id_reused",
+            "request_id_conflict",
             409,
-            "REQUEST_ID_REUSED",
+            "REQUEST_ID_CONFLICT",
             "request_id was already used with different fields",
         ),
         ("aborted", 409, "ABORTED", "aborted by a concurrent change; retry"),

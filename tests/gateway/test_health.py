@@ -12,7 +12,7 @@ from grpc_health.v1 import health_pb2
 
 from services.common.server import GrpcServer
 from services.gateway.settings import BACKEND_NAMES
-from tests.gateway.conftest import Gateway, MakeGateway
+from tests.edge import Gateway, MakeGateway
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -15,7 +15,7 @@ import pytest
 from fastapi import Body, FastAPI, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from tests.gateway.conftest import Gateway, MakeGateway
+from tests.edge import Gateway, MakeGateway
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -423,7 +423,7 @@ async def test_forwarded_for_is_believed_only_from_trusted_proxies(
 ) -> None:
     caplog.set_level("INFO", logger="tokenmart.http")
     trusting = make_gateway(TRUSTED_PROXIES="203.0.113.0/24")
-    untrusting = make_gateway()
+    untrusting = make_gateway(TRUSTED_PROXIES="")
     forwarded = {"X-Forwarded-For": "198.51.100.1, 192.0.2.9"}
 
     await trusting.client.get("/healthz", headers=forwarded)

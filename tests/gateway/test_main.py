@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from ops.pki import IssuedFiles
-from tests.gateway.conftest import gateway_environ
+from tests.edge import gateway_environ
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -15,7 +15,7 @@ from services.gateway.errors import GatewayError, InvalidJson, JsonTooDeep, NotF
 from services.gateway.jsonbody import is_json_media_type, json_depth, parse_json
 from services.gateway.rendering import ErrorRenderers, PlatformErrorRenderer
 from services.gateway.settings import GatewaySettings
-from tests.gateway.conftest import gateway_environ
+from tests.edge import gateway_environ
 
 # ---- settings -----------------------------------------------------------------------------
 
@@ -59,6 +59,7 @@ def test_values_are_read(pki: dict[str, IssuedFiles]) -> None:
         TRUSTED_PROXIES="10.0.0.0/8, 192.0.2.1, ::1",
         HEALTH_TIMEOUT_S="0.25",
         REDIS_URL="redis://:pw@127.0.0.1:6379/0",
+        RATE_LIMIT_KEY="c2l4dGVlbi1ieXRlcy1vZi1rZXk",
         LOG_LEVEL="debug",
     )
 
@@ -72,12 +73,29 @@ def test_values_are_read(pki: dict[str, IssuedFiles]) -> None:
     )
     assert settings.health_timeout_s == 0.25
     assert settings.log_level == "DEBUG"
+    assert settings.rate_limit_key == b"sixteen-bytes-of-key"
+
+
+def test_the_rate_limit_key_is_required_with_redis_and_checked(
+    pki: dict[str, IssuedFiles],
+) -> None:
+    with pytest.raises(SettingsError, match="RATE_LIMIT_KEY is required"):
+        settings_of(pki, REDIS_URL="redis://127.0.0.1:6379/0")
+    with pytest.raises(SettingsError, match="at least 16 bytes"):
+        settings_of(pki, REDIS_URL="redis://127.0.0.1:6379/0", RATE_LIMIT_KEY="c2hvcnQ")
+    # Without Redis every process keeps its own random key for its local limiter.
+    assert len(settings_of(pki).rate_limit_key) == 32
 
 
 def test_repr_hides_the_redis_password(pki: dict[str, IssuedFiles]) -> None:
-    settings = settings_of(pki, REDIS_URL="redis://:hunter2@127.0.0.1:6379/0")
+    settings = settings_of(
+        pki,
+        REDIS_URL="redis://:hunter2@127.0.0.1:6379/0",
+        RATE_LIMIT_KEY="c2l4dGVlbi1ieXRlcy1vZi1rZXk",
+    )
 
     assert "hunter2" not in repr(settings)
+    assert "c2l4dGVlbi1ieXRlcy1vZi1rZXk" not in repr(settings)
     assert "hunter2" not in str(settings)
 
 

@@ -342,9 +342,10 @@ class AuthServiceServicer:
     """
 
     def RegisterAccount(self, request, context):
-        """Creates a user account (role user) from an email and password, and opens its main wallet
-        through WalletService.EnsureWallet before answering, so the account never exists without a
-        wallet. No session is issued; the client calls Login next.
+        """Creates a user account (role user) from an email and password. Its main wallet is opened by
+        the wallet integration (WalletService.EnsureWallet), which is not part of auth yet: until it
+        lands, wallet_id is empty and WALLET_UNAVAILABLE is never returned. No session is issued; the
+        client calls Login next.
         Access: no access token (bootstrap).
         Errors: INVALID_ARGUMENT (EMAIL_INVALID) when email is not a single address of at most 254
         characters; INVALID_ARGUMENT (PASSWORD_INVALID) when password has fewer than 12 or more than
@@ -428,9 +429,11 @@ class AuthServiceServicer:
 
     def RegisterAgent(self, request, context):
         """Registers an agent without an account: the agent starts registered_unclaimed and active,
-        gets a tokenmart_ agent key and a claim code (both shown once), and its wallet is opened
-        through WalletService.EnsureWallet before answering. Registration is rate-limited per client
-        IP.
+        and gets a tokenmart_ agent key and a claim code (both shown once). Its wallet is opened by
+        the wallet integration (WalletService.EnsureWallet), which is not part of auth yet: until it
+        lands, wallet_id is empty and WALLET_UNAVAILABLE is never returned. Registration is
+        rate-limited per client IP; an empty client_ip (the gateway could not tell) counts in one
+        bucket shared by all such registrations.
         Access: no access token (bootstrap).
         Errors: INVALID_ARGUMENT (AGENT_NAME_INVALID) when name does not match ^[A-Za-z0-9_-]{2,64}$;
         INVALID_ARGUMENT (DESCRIPTION_INVALID) when description exceeds 500 characters;
@@ -595,7 +598,8 @@ class AuthServiceServicer:
 
     def CreateAdminAccount(self, request, context):
         """Creates an account with role admin or super_admin; backs `tokenmartctl admin create`, the
-        only way to get the first admin. Opens the account's wallet like RegisterAccount.
+        only way to get the first admin. Its wallet is opened by the wallet integration, as for
+        RegisterAccount.
         Access: the ctl service token (scope operator).
         Errors: INVALID_ARGUMENT (EMAIL_INVALID, PASSWORD_INVALID, DISPLAY_NAME_INVALID) as for
         RegisterAccount; INVALID_ARGUMENT (ROLE_INVALID) when role is ACCOUNT_ROLE_USER; ALREADY_EXISTS

@@ -108,9 +108,10 @@ class AuthServiceStub:
     @_typing.overload
     def __new__(cls, channel: _aio.Channel) -> AuthServiceAsyncStub: ...
     RegisterAccount: _grpc.UnaryUnaryMultiCallable[_auth_pb2.RegisterAccountRequest, _auth_pb2.RegisterAccountResponse]
-    """Creates a user account (role user) from an email and password, and opens its main wallet
-    through WalletService.EnsureWallet before answering, so the account never exists without a
-    wallet. No session is issued; the client calls Login next.
+    """Creates a user account (role user) from an email and password. Its main wallet is opened by
+    the wallet integration (WalletService.EnsureWallet), which is not part of auth yet: until it
+    lands, wallet_id is empty and WALLET_UNAVAILABLE is never returned. No session is issued; the
+    client calls Login next.
     Access: no access token (bootstrap).
     Errors: INVALID_ARGUMENT (EMAIL_INVALID) when email is not a single address of at most 254
     characters; INVALID_ARGUMENT (PASSWORD_INVALID) when password has fewer than 12 or more than
@@ -170,9 +171,11 @@ class AuthServiceStub:
     """
     RegisterAgent: _grpc.UnaryUnaryMultiCallable[_auth_pb2.RegisterAgentRequest, _auth_pb2.RegisterAgentResponse]
     """Registers an agent without an account: the agent starts registered_unclaimed and active,
-    gets a tokenmart_ agent key and a claim code (both shown once), and its wallet is opened
-    through WalletService.EnsureWallet before answering. Registration is rate-limited per client
-    IP.
+    and gets a tokenmart_ agent key and a claim code (both shown once). Its wallet is opened by
+    the wallet integration (WalletService.EnsureWallet), which is not part of auth yet: until it
+    lands, wallet_id is empty and WALLET_UNAVAILABLE is never returned. Registration is
+    rate-limited per client IP; an empty client_ip (the gateway could not tell) counts in one
+    bucket shared by all such registrations.
     Access: no access token (bootstrap).
     Errors: INVALID_ARGUMENT (AGENT_NAME_INVALID) when name does not match ^[A-Za-z0-9_-]{2,64}$;
     INVALID_ARGUMENT (DESCRIPTION_INVALID) when description exceeds 500 characters;
@@ -289,7 +292,8 @@ class AuthServiceStub:
     """
     CreateAdminAccount: _grpc.UnaryUnaryMultiCallable[_auth_pb2.CreateAdminAccountRequest, _auth_pb2.CreateAdminAccountResponse]
     """Creates an account with role admin or super_admin; backs `tokenmartctl admin create`, the
-    only way to get the first admin. Opens the account's wallet like RegisterAccount.
+    only way to get the first admin. Its wallet is opened by the wallet integration, as for
+    RegisterAccount.
     Access: the ctl service token (scope operator).
     Errors: INVALID_ARGUMENT (EMAIL_INVALID, PASSWORD_INVALID, DISPLAY_NAME_INVALID) as for
     RegisterAccount; INVALID_ARGUMENT (ROLE_INVALID) when role is ACCOUNT_ROLE_USER; ALREADY_EXISTS
@@ -517,9 +521,10 @@ class AuthServiceAsyncStub(AuthServiceStub):
 
     def __init__(self, channel: _aio.Channel) -> None: ...
     RegisterAccount: _aio.UnaryUnaryMultiCallable[_auth_pb2.RegisterAccountRequest, _auth_pb2.RegisterAccountResponse]  # type: ignore[assignment]
-    """Creates a user account (role user) from an email and password, and opens its main wallet
-    through WalletService.EnsureWallet before answering, so the account never exists without a
-    wallet. No session is issued; the client calls Login next.
+    """Creates a user account (role user) from an email and password. Its main wallet is opened by
+    the wallet integration (WalletService.EnsureWallet), which is not part of auth yet: until it
+    lands, wallet_id is empty and WALLET_UNAVAILABLE is never returned. No session is issued; the
+    client calls Login next.
     Access: no access token (bootstrap).
     Errors: INVALID_ARGUMENT (EMAIL_INVALID) when email is not a single address of at most 254
     characters; INVALID_ARGUMENT (PASSWORD_INVALID) when password has fewer than 12 or more than
@@ -579,9 +584,11 @@ class AuthServiceAsyncStub(AuthServiceStub):
     """
     RegisterAgent: _aio.UnaryUnaryMultiCallable[_auth_pb2.RegisterAgentRequest, _auth_pb2.RegisterAgentResponse]  # type: ignore[assignment]
     """Registers an agent without an account: the agent starts registered_unclaimed and active,
-    gets a tokenmart_ agent key and a claim code (both shown once), and its wallet is opened
-    through WalletService.EnsureWallet before answering. Registration is rate-limited per client
-    IP.
+    and gets a tokenmart_ agent key and a claim code (both shown once). Its wallet is opened by
+    the wallet integration (WalletService.EnsureWallet), which is not part of auth yet: until it
+    lands, wallet_id is empty and WALLET_UNAVAILABLE is never returned. Registration is
+    rate-limited per client IP; an empty client_ip (the gateway could not tell) counts in one
+    bucket shared by all such registrations.
     Access: no access token (bootstrap).
     Errors: INVALID_ARGUMENT (AGENT_NAME_INVALID) when name does not match ^[A-Za-z0-9_-]{2,64}$;
     INVALID_ARGUMENT (DESCRIPTION_INVALID) when description exceeds 500 characters;
@@ -698,7 +705,8 @@ class AuthServiceAsyncStub(AuthServiceStub):
     """
     CreateAdminAccount: _aio.UnaryUnaryMultiCallable[_auth_pb2.CreateAdminAccountRequest, _auth_pb2.CreateAdminAccountResponse]  # type: ignore[assignment]
     """Creates an account with role admin or super_admin; backs `tokenmartctl admin create`, the
-    only way to get the first admin. Opens the account's wallet like RegisterAccount.
+    only way to get the first admin. Its wallet is opened by the wallet integration, as for
+    RegisterAccount.
     Access: the ctl service token (scope operator).
     Errors: INVALID_ARGUMENT (EMAIL_INVALID, PASSWORD_INVALID, DISPLAY_NAME_INVALID) as for
     RegisterAccount; INVALID_ARGUMENT (ROLE_INVALID) when role is ACCOUNT_ROLE_USER; ALREADY_EXISTS
@@ -929,9 +937,10 @@ class AuthServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _auth_pb2.RegisterAccountRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_auth_pb2.RegisterAccountResponse, _abc.Awaitable[_auth_pb2.RegisterAccountResponse]]:
-        """Creates a user account (role user) from an email and password, and opens its main wallet
-        through WalletService.EnsureWallet before answering, so the account never exists without a
-        wallet. No session is issued; the client calls Login next.
+        """Creates a user account (role user) from an email and password. Its main wallet is opened by
+        the wallet integration (WalletService.EnsureWallet), which is not part of auth yet: until it
+        lands, wallet_id is empty and WALLET_UNAVAILABLE is never returned. No session is issued; the
+        client calls Login next.
         Access: no access token (bootstrap).
         Errors: INVALID_ARGUMENT (EMAIL_INVALID) when email is not a single address of at most 254
         characters; INVALID_ARGUMENT (PASSWORD_INVALID) when password has fewer than 12 or more than
@@ -1027,9 +1036,11 @@ class AuthServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_auth_pb2.RegisterAgentResponse, _abc.Awaitable[_auth_pb2.RegisterAgentResponse]]:
         """Registers an agent without an account: the agent starts registered_unclaimed and active,
-        gets a tokenmart_ agent key and a claim code (both shown once), and its wallet is opened
-        through WalletService.EnsureWallet before answering. Registration is rate-limited per client
-        IP.
+        and gets a tokenmart_ agent key and a claim code (both shown once). Its wallet is opened by
+        the wallet integration (WalletService.EnsureWallet), which is not part of auth yet: until it
+        lands, wallet_id is empty and WALLET_UNAVAILABLE is never returned. Registration is
+        rate-limited per client IP; an empty client_ip (the gateway could not tell) counts in one
+        bucket shared by all such registrations.
         Access: no access token (bootstrap).
         Errors: INVALID_ARGUMENT (AGENT_NAME_INVALID) when name does not match ^[A-Za-z0-9_-]{2,64}$;
         INVALID_ARGUMENT (DESCRIPTION_INVALID) when description exceeds 500 characters;
@@ -1218,7 +1229,8 @@ class AuthServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_auth_pb2.CreateAdminAccountResponse, _abc.Awaitable[_auth_pb2.CreateAdminAccountResponse]]:
         """Creates an account with role admin or super_admin; backs `tokenmartctl admin create`, the
-        only way to get the first admin. Opens the account's wallet like RegisterAccount.
+        only way to get the first admin. Its wallet is opened by the wallet integration, as for
+        RegisterAccount.
         Access: the ctl service token (scope operator).
         Errors: INVALID_ARGUMENT (EMAIL_INVALID, PASSWORD_INVALID, DISPLAY_NAME_INVALID) as for
         RegisterAccount; INVALID_ARGUMENT (ROLE_INVALID) when role is ACCOUNT_ROLE_USER; ALREADY_EXISTS
