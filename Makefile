@@ -67,4 +67,6 @@ clean: ## Remove the virtualenv and local state (embedded database, certificates
 
 .PHONY: bench
 bench: venv ## Run the benchmarks (each prints its baseline from the same run).
+	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
 	@$(PY) -m bench.grpc_overhead
+	@$(PY) -m bench.auth_gateway
