@@ -27,6 +27,16 @@ class IdempotencyKeyInvalid(InvalidArgument):
     )
 
 
+def idempotency_key(request: Request) -> str | None:
+    """The client's Idempotency-Key header, checked, or None when it sent none."""
+    key = request.headers.get(IDEMPOTENCY_HEADER)
+    if key is None:
+        return None
+    if not 1 <= len(key) <= IDEMPOTENCY_KEY_MAX_LENGTH or not (key.isascii() and key.isprintable()):
+        raise IdempotencyKeyInvalid()
+    return key
+
+
 def request_id_for(request: Request, *, scope: str | None) -> str:
     """The backend request_id: derived from the client's Idempotency-Key when it sent one.
 
@@ -35,11 +45,9 @@ def request_id_for(request: Request, *, scope: str | None) -> str:
     the same caller replays instead of acting twice. Without the header, or with no caller
     scope (anonymous calls whose answers carry a secret), every request is new.
     """
-    key = request.headers.get(IDEMPOTENCY_HEADER)
+    key = idempotency_key(request)
     if key is None or scope is None:
         return str(uuid.uuid4())
-    if not 1 <= len(key) <= IDEMPOTENCY_KEY_MAX_LENGTH or not (key.isascii() and key.isprintable()):
-        raise IdempotencyKeyInvalid()
     name = f"{request.method} {request.url.path}\x00{scope}\x00{key}"
     return str(uuid.uuid5(_IDEMPOTENCY_NAMESPACE, name))
 

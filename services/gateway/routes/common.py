@@ -10,6 +10,7 @@ import orjson
 from pydantic import BaseModel, ConfigDict
 from starlette.responses import Response
 from tokenmart.auth.v1 import auth_pb2_grpc
+from tokenmart.wallet.v1 import wallet_pb2_grpc
 
 from services.gateway.authn import Authenticator
 from services.gateway.ratelimit_guard import EdgeLimits
@@ -27,8 +28,9 @@ def json_response(payload: dict[str, Any], status: int = HTTPStatus.OK) -> Respo
 
 @dataclass(frozen=True)
 class Edge:
-    """The collaborators routes need: auth's stub, the authenticator and the rate limits."""
+    """The collaborators routes need: the backends' stubs, the authenticator and the limits."""
 
     auth: auth_pb2_grpc.AuthServiceStub
+    wallet: wallet_pb2_grpc.WalletServiceStub
     authenticator: Authenticator
     limits: EdgeLimits
