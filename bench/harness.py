@@ -21,13 +21,16 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import grpc
 import httpx
 from sqlalchemy.engine import make_url
 
 from ops.database import REPO_ROOT, create_database, drop_database, role_names
 from ops.embedded import EmbeddedPostgres, EmbeddedRedis
-from ops.pki import ensure_pki
+from ops.pki import IssuedFiles, ensure_pki
 from ops.stack import DEV_SECRETS, PROCESSES, prepare_database, service_environments
+from services.common.client import open_channel
+from services.common.settings import PeerTarget, TlsSettings
 
 
 def free_port() -> int:
@@ -40,7 +43,21 @@ def free_port() -> int:
 class Stack:
     environments: dict[str, dict[str, str]]
     gateway_url: str
+    server_url: str
+    pki: dict[str, IssuedFiles]
+    ports: dict[str, int]
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    def channel(self, service: str, *, peer: str) -> grpc.aio.Channel:
+        """An mTLS channel to ``service`` presenting ``peer``'s certificate."""
+        files = self.pki[peer]
+        return open_channel(
+            PeerTarget(
+                service=service, target=f"127.0.0.1:{self.ports[service]}", default_timeout_s=30
+            ),
+            TlsSettings(ca_file=files.ca_file, cert_file=files.cert_file, key_file=files.key_file),
+            full_service_name=f"tokenmart.{service}.v1.{service.capitalize()}Service",
+        )
 
     def spawn(self, module: str, environment: Mapping[str, str]) -> subprocess.Popen[bytes]:
         base = {k: v for k, v in os.environ.items() if not k.startswith("TOKENMART_")}
@@ -68,8 +85,13 @@ def wait_healthy(url: str, timeout_s: float = 60.0) -> None:
 
 
 @contextmanager
-def running_stack(*, gateway_env: Mapping[str, str] | None = None) -> Iterator[Stack]:
-    """All five processes on free loopback ports, with every service at log level WARNING."""
+def running_stack(
+    *,
+    gateway_env: Mapping[str, str] | None = None,
+    service_env: Mapping[str, Mapping[str, str]] | None = None,
+) -> Iterator[Stack]:
+    """All five processes on free loopback ports, with every service at log level WARNING;
+    ``service_env`` adds variables to named services' environments."""
     with ExitStack() as cleanup:
         state = Path(tempfile.mkdtemp(prefix="tokenmart-bench-"))
         cleanup.callback(shutil.rmtree, state, ignore_errors=True)
@@ -94,8 +116,9 @@ def running_stack(*, gateway_env: Mapping[str, str] | None = None) -> Iterator[S
         )
         ports = {name: free_port() for name in ("auth", "wallet", "provider", "review")}
         gateway_port = free_port()
+        pki = ensure_pki(state / "pki")
         environments = service_environments(
-            pki=ensure_pki(state / "pki"),
+            pki=pki,
             databases=databases,
             redis_url=redis_url,
             ports=ports,
@@ -106,7 +129,15 @@ def running_stack(*, gateway_env: Mapping[str, str] | None = None) -> Iterator[S
         for name, environment in environments.items():
             environment[f"TOKENMART_{name.upper()}_LOG_LEVEL"] = "WARNING"
         environments["gateway"].update(gateway_env or {})
-        stack = Stack(environments=environments, gateway_url=f"http://127.0.0.1:{gateway_port}")
+        for name, extra in (service_env or {}).items():
+            environments[name].update(extra)
+        stack = Stack(
+            environments=environments,
+            gateway_url=f"http://127.0.0.1:{gateway_port}",
+            server_url=server_url,
+            pki=pki,
+            ports=ports,
+        )
 
         def stop() -> None:
             for process in stack.processes:

@@ -3,6 +3,9 @@ certificate and a service access token (scope ``operator``) that auth issues to 
 
     tokenmartctl admin create --email E [--password P | --password-stdin] [--role super_admin]
     tokenmartctl ledger verify [--max-failures N] [--json]
+    tokenmartctl review ...      (bounties and the payout outbox; see ``tokenmartctl review -h``)
+    tokenmartctl provider ...   (models, rotate-kek, unsettled, settle, generation; see
+                                 ops/ctl_provider.py)
 
 Connection settings (defaults fit a ``make run`` stack on this machine):
 
@@ -32,6 +35,7 @@ from google.protobuf import json_format
 from tokenmart.auth.v1 import auth_pb2, auth_pb2_grpc
 from tokenmart.wallet.v1 import wallet_pb2, wallet_pb2_grpc
 
+from ops import ctl_provider, ctl_review
 from ops.database import REPO_ROOT
 from services.common.client import open_channel
 from services.common.settings import PeerTarget, TlsSettings
@@ -173,6 +177,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     verify.add_argument("--max-failures", type=int, default=100)
     verify.add_argument("--json", action="store_true", help="print the full report as JSON")
+    ctl_provider.add_commands(commands)
+    ctl_review.add_commands(commands)
     return parser
 
 
@@ -189,6 +195,8 @@ def _password(arguments: argparse.Namespace) -> str:
 def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
     arguments = _parser().parse_args(argv)
     environment = os.environ if environ is None else environ
+    if arguments.area == "provider":
+        return asyncio.run(ctl_provider.run(arguments, environment))
     try:
         if arguments.area == "admin" and arguments.command == "create":
             print(
@@ -203,6 +211,8 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
                 )
             )
             return 0
+        if arguments.area == "review":
+            return asyncio.run(ctl_review.run(arguments, environment))
         if arguments.area == "ledger" and arguments.command == "verify":
             if arguments.max_failures < 0:
                 raise Usage("--max-failures must be at least 0")

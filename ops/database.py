@@ -87,14 +87,14 @@ def create_database(admin_url: str, database: str) -> None:
             connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(database)))
 
 
-def drop_database(admin_url: str, database: str, *, prefix: str) -> None:
-    """Drop ``database`` and the roles of ``prefix`` (tests clean up after themselves)."""
+def drop_database(admin_url: str, database: str, *, prefix: str | None) -> None:
+    """Drop ``database`` and, given a ``prefix``, its roles (tests clean up after themselves)."""
     url = make_url(admin_url)
     with psycopg.connect(_psycopg_dsn(url), autocommit=True) as connection:
         connection.execute(
             sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(database))
         )
-        for role in role_names(prefix):
+        for role in role_names(prefix) if prefix else ():
             connection.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))
 
 

@@ -2,11 +2,13 @@
 
 Preparation (idempotent): the dev PKI; PostgreSQL (``TOKENMART_DATABASE_URL``, else embedded)
 and Redis (``TOKENMART_REDIS_URL``, else embedded); roles, schemas and migrations of every
-domain service. Then auth, wallet, provider, review and the gateway start as child processes
-whose JSON logs are rendered as readable lines with a coloured name prefix. The stack waits
-until the gateway's ``/healthz`` reports every backend SERVING, prints how to call it, and runs
-until Ctrl-C / SIGTERM, when it stops every child (SIGTERM, then SIGKILL after a grace period)
-and the embedded servers. If any child dies, the whole stack stops with an error.
+domain service. Then the stand-in upstream (``services.provider.standin``, on
+``TOKENMART_STANDIN_PORT`` or a free port) starts, so provider's upstream base URLs point at it
+and the whole product works offline; then auth, wallet, provider, review and the gateway start
+as child processes whose JSON logs are rendered as readable lines with a coloured name prefix.
+The stack waits until the gateway's ``/healthz`` reports every backend SERVING, prints how to
+call it, and runs until Ctrl-C / SIGTERM, when it stops every child (SIGTERM, then SIGKILL after
+a grace period) and the embedded servers. If any child dies, the whole stack stops with an error.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import ctypes
 import json
 import os
 import signal
+import socket
 import sys
 import time
 from collections.abc import Mapping
@@ -38,18 +41,37 @@ from ops.database import (
 from ops.embedded import EmbeddedPostgres, EmbeddedRedis
 from ops.pki import IssuedFiles, ensure_pki
 from ops.state import dev_passwords, dev_secrets, state_dir
+from services.provider.standin.app import base_urls
 
 PROCESSES = (*DOMAIN_SERVICES, "gateway")
 DEFAULT_PORTS = {"auth": 50051, "wallet": 50052, "provider": 50053, "review": 50054}
-COLOURS = {"auth": 36, "wallet": 32, "provider": 35, "review": 33, "gateway": 34, "stack": 37}
+COLOURS = {
+    "auth": 36,
+    "wallet": 32,
+    "provider": 35,
+    "review": 33,
+    "gateway": 34,
+    "standin": 90,
+    "stack": 37,
+}
+STANDIN = "standin"
+STANDIN_MODULE = "services.provider.standin"
+STANDIN_PLATFORM_KEYS = {
+    "openai": "sk-standin-openai-platform",
+    "anthropic": "sk-ant-standin-platform",
+    "openrouter": "sk-or-standin-platform",
+}
+"""The platform keys provider sends to the stand-in: not secrets (the stand-in takes any key)."""
+PROVIDER_MAX_MESSAGE_BYTES = 8 * 1024 * 1024
+"""Provider's gRPC message cap: room for a 4 MiB inference body and its response."""
 PEERS: Mapping[str, tuple[str, ...]] = {
-    "auth": (),
+    "auth": ("wallet",),
     "wallet": ("auth",),
     "provider": ("auth", "wallet"),
     "review": ("auth", "wallet"),
     "gateway": DOMAIN_SERVICES,
 }
-DEV_SECRETS = ("gateway_rate_limit_key", "auth_pepper", "auth_signing_kek")
+DEV_SECRETS = ("gateway_rate_limit_key", "auth_pepper", "auth_signing_kek", "provider_kek_1")
 """Secrets ``make run`` generates once into the state directory (production brings its own)."""
 STOP_GRACE_S = 10.0
 READY_TIMEOUT_S = 60.0
@@ -59,6 +81,13 @@ READY_TIMEOUT_S = 60.0
 class Prepared:
     environments: dict[str, dict[str, str]]
     gateway_url: str
+    standin_host: str = "127.0.0.1"
+    standin_port: int | None = None
+    """The stand-in upstream's port; None runs no stand-in (provider calls the real APIs)."""
+
+    @property
+    def standin_origin(self) -> str:
+        return f"http://{self.standin_host}:{self.standin_port}"
 
 
 def _tls_env(prefix: str, files: IssuedFiles) -> dict[str, str]:
@@ -78,8 +107,13 @@ def service_environments(
     gateway_host: str,
     gateway_port: int,
     secrets: Mapping[str, str],
+    standin_origin: str | None = None,
 ) -> dict[str, dict[str, str]]:
-    """The ``TOKENMART_<SVC>_*`` variables of every process (no secrets beyond its own)."""
+    """The ``TOKENMART_<SVC>_*`` variables of every process (no secrets beyond its own).
+
+    With ``standin_origin`` (``http://host:port`` of the stand-in upstream), provider calls the
+    stand-in for all three upstreams, with the stand-in's dev platform keys.
+    """
     environments: dict[str, dict[str, str]] = {}
     for process in PROCESSES:
         prefix = f"TOKENMART_{process.upper()}_"
@@ -105,6 +139,19 @@ def service_environments(
             "TOKENMART_AUTH_SIGNING_KEK": secrets["auth_signing_kek"],
         }
     )
+    # Provider alone holds the key-encryption key of BYOK secrets (version 1; rotation adds 2).
+    environments["provider"].update(
+        {
+            "TOKENMART_PROVIDER_KEK_1": secrets["provider_kek_1"],
+            "TOKENMART_PROVIDER_MAX_MESSAGE_BYTES": str(PROVIDER_MAX_MESSAGE_BYTES),
+        }
+    )
+    if standin_origin is not None:
+        for upstream, url in base_urls(standin_origin).items():
+            environments["provider"][f"TOKENMART_PROVIDER_{upstream.upper()}_BASE_URL"] = url
+            environments["provider"][f"TOKENMART_PROVIDER_{upstream.upper()}_API_KEY"] = (
+                STANDIN_PLATFORM_KEYS[upstream]
+            )
     return environments
 
 
@@ -115,6 +162,12 @@ def prepare_database(
     for item in databases.values():
         migrate(item)
     return databases
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def _say(line: str) -> None:
@@ -172,9 +225,23 @@ async def _wait_ready(url: str, children: dict[str, asyncio.subprocess.Process])
     return False
 
 
+async def _wait_standin(origin: str, child: asyncio.subprocess.Process) -> bool:
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    async with httpx.AsyncClient(timeout=2.0) as client:
+        while time.monotonic() < deadline and child.returncode is None:
+            try:
+                if (await client.get(f"{origin}/healthz")).status_code == 200:
+                    return True
+            except httpx.HTTPError:
+                pass
+            await asyncio.sleep(0.1)
+    return False
+
+
 async def _stop(children: dict[str, asyncio.subprocess.Process]) -> None:
-    # The gateway first so no new requests arrive, then the domain services.
-    for name in ("gateway", *reversed(DOMAIN_SERVICES)):
+    # The gateway first so no new requests arrive, then the domain services, then the stand-in
+    # (provider may still be finishing requests against it).
+    for name in ("gateway", *reversed(DOMAIN_SERVICES), STANDIN):
         child = children.get(name)
         if child is not None and child.returncode is None:
             child.send_signal(signal.SIGTERM)
@@ -196,14 +263,14 @@ async def supervise(prepared: Prepared, base_environ: Mapping[str, str]) -> int:
         loop.add_signal_handler(sig, stopping.set)
     children: dict[str, asyncio.subprocess.Process] = {}
     pipes: list[asyncio.Task[None]] = []
-    for name in PROCESSES:
-        environment = {**base_environ, **prepared.environments[name], "PYTHONUNBUFFERED": "1"}
+
+    async def spawn(name: str, arguments: list[str], environment: Mapping[str, str]) -> None:
         child = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
-            f"services.{name}",
+            *arguments,
             cwd=REPO_ROOT,
-            env=environment,
+            env={**environment, "PYTHONUNBUFFERED": "1"},
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
             start_new_session=True,  # Ctrl-C reaches the stack, which stops children in order
@@ -212,6 +279,26 @@ async def supervise(prepared: Prepared, base_environ: Mapping[str, str]) -> int:
         children[name] = child
         assert child.stdout is not None
         pipes.append(asyncio.create_task(_pipe(name, child.stdout)))
+
+    if prepared.standin_port is not None:
+        await spawn(
+            STANDIN,
+            [
+                STANDIN_MODULE,
+                "--host",
+                prepared.standin_host,
+                "--port",
+                str(prepared.standin_port),
+            ],
+            base_environ,
+        )
+        if not await _wait_standin(prepared.standin_origin, children[STANDIN]):
+            _say("the stand-in upstream did not start; stopping")
+            await _stop(children)
+            await asyncio.gather(*pipes, return_exceptions=True)
+            return 1
+    for name in PROCESSES:
+        await spawn(name, [f"services.{name}"], {**base_environ, **prepared.environments[name]})
     exits: dict[str, asyncio.Task[Any]] = {
         name: asyncio.create_task(child.wait()) for name, child in children.items()
     }
@@ -223,6 +310,11 @@ async def supervise(prepared: Prepared, base_environ: Mapping[str, str]) -> int:
         if ready in done and ready.result():
             _say(f"all five processes are healthy: {prepared.gateway_url}/healthz")
             _say(f"OpenAPI document: {prepared.gateway_url}/openapi.json (browse: /docs)")
+            if prepared.standin_port is not None:
+                _say(
+                    f"LLM calls go to the stand-in upstream at {prepared.standin_origin} "
+                    "(offline; see services/provider/standin)"
+                )
             _say("press Ctrl-C to stop everything")
         elif ready in done:
             _say("the stack did not become healthy; stopping")
@@ -254,6 +346,7 @@ def run(environ: Mapping[str, str]) -> int:
         name: int(environ.get(f"TOKENMART_{name.upper()}_PORT", str(port)))
         for name, port in DEFAULT_PORTS.items()
     }
+    standin_port = int(environ.get("TOKENMART_STANDIN_PORT") or _free_port())
     with ExitStack() as cleanup:
         _say("issuing development certificates")
         pki = ensure_pki(directory / "pki")
@@ -287,8 +380,10 @@ def run(environ: Mapping[str, str]) -> int:
                 gateway_host=gateway_host,
                 gateway_port=gateway_port,
                 secrets=dev_secrets(directory, list(DEV_SECRETS)),
+                standin_origin=f"http://127.0.0.1:{standin_port}",
             ),
             gateway_url=f"http://{gateway_host}:{gateway_port}",
+            standin_port=standin_port,
         )
         # The admin database URL and Redis URL stay here; each child gets only its own settings.
         base = {

@@ -182,8 +182,11 @@ class AuthApi(auth_pb2_grpc.AuthServiceServicer):
 
         async def body(tx: AsyncSession) -> auth_pb2.RegisterAccountResponse:
             account = await accounts.create_account(tx, self.runtime, new)
-            # wallet_id stays empty until the wallet integration opens wallets (see README).
-            return auth_pb2.RegisterAccountResponse(account=wire.account(account))
+            # Before commit: no account without its wallet (operations/wallets.py).
+            wallet_id = await self.runtime.wallets.open(account_id=account.id)
+            return auth_pb2.RegisterAccountResponse(
+                account=wire.account(account), wallet_id=wallet_id
+            )
 
         return await self._bootstrap(
             context,
@@ -214,7 +217,10 @@ class AuthApi(auth_pb2_grpc.AuthServiceServicer):
 
         async def body(tx: AsyncSession, live: Caller) -> auth_pb2.CreateAdminAccountResponse:
             account = await accounts.create_account(tx, self.runtime, new, actor=live.actor)
-            return auth_pb2.CreateAdminAccountResponse(account=wire.account(account))
+            wallet_id = await self.runtime.wallets.open(account_id=account.id)
+            return auth_pb2.CreateAdminAccountResponse(
+                account=wire.account(account), wallet_id=wallet_id
+            )
 
         return await self._mutate(
             context,
@@ -399,8 +405,10 @@ class AuthApi(auth_pb2_grpc.AuthServiceServicer):
                 client_ip=request.client_ip,
                 user_agent=request.user_agent,
             )
-            # wallet_id stays empty until the wallet integration opens wallets (see README).
+            # Before commit: no agent without its wallet (operations/wallets.py).
+            wallet_id = await self.runtime.wallets.open(agent_id=registered.agent.id)
             return auth_pb2.RegisterAgentResponse(
+                wallet_id=wallet_id,
                 agent=wire.agent(registered.agent, show_suspension_reason=False),
                 key_id=str(registered.key.id),
                 api_key=registered.api_key,

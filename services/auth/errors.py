@@ -89,6 +89,7 @@
     │   ├── ClaimAttemptsExceeded       CLAIM_ATTEMPTS_EXCEEDED
     │   └── KeyCountExceeded            KEY_COUNT_EXCEEDED
     └── Unavailable
+        ├── WalletUnavailable           WALLET_UNAVAILABLE
         └── DatabaseUnavailable         DATABASE_UNAVAILABLE
 
 AGENT_SUSPENDED appears under three codes because the proto gives it three meanings: a key that
@@ -543,6 +544,13 @@ class KeyCountExceeded(ResourceExhausted):
 
 
 # -- UNAVAILABLE --------------------------------------------------------------------------------
+
+
+class WalletUnavailable(Unavailable):
+    reason = "WALLET_UNAVAILABLE"
+    default_message = (
+        "the wallet could not be opened; nothing was kept, retry with the same request_id"
+    )
 
 
 class DatabaseUnavailable(Unavailable):

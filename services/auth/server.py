@@ -16,18 +16,28 @@ from services.auth.api import AuthApi
 from services.auth.domain.credentials import CredentialDigester
 from services.auth.domain.pagination import PageTokens
 from services.auth.domain.passwords import Argon2Parameters, PasswordHasher
+from services.auth.domain.principal import Audience, Principal
 from services.auth.domain.signing_keys import KeyEncryption
+from services.auth.operations.authenticate import issue_token
 from services.auth.operations.keyring import Keyring
 from services.auth.operations.runtime import Clock, Passwords, Runtime, system_clock
+from services.auth.operations.wallets import GrpcWalletOpener, WalletOpener
 from services.auth.settings import AuthSettings
 from services.auth.store.database import Database
+from services.common.client import open_channel
 from services.common.db import create_engine
 from services.common.server import Registration
 
 
 def build_runtime(
-    settings: AuthSettings, engine: AsyncEngine, *, clock: Clock = system_clock
+    settings: AuthSettings,
+    engine: AsyncEngine,
+    *,
+    clock: Clock = system_clock,
+    wallets: WalletOpener | None = None,
 ) -> Runtime:
+    """The runtime; without ``wallets``, a channel to the configured wallet peer is opened (so
+    this must run on the serving event loop)."""
     database = Database(engine)
     digester = CredentialDigester(settings.pepper.reveal())
     password_settings = settings.passwords
@@ -38,7 +48,22 @@ def build_runtime(
             parallelism=password_settings.parallelism,
         )
     )
-    return Runtime(
+    # The wallet opener signs its service tokens with this runtime's keyring, so it reaches the
+    # runtime through a cell filled once the runtime exists.
+    built: list[Runtime] = []
+
+    async def issue(principal: Principal, audiences: list[Audience]) -> str:
+        return (await issue_token(built[0], principal, audiences)).token
+
+    if wallets is None:
+        channel = open_channel(
+            settings.common.peers["wallet"],
+            settings.common.tls,
+            full_service_name="tokenmart.wallet.v1.WalletService",
+            idempotent_methods=("EnsureWallet",),
+        )
+        wallets = GrpcWalletOpener(channel, issue)
+    runtime = Runtime(
         settings=settings,
         database=database,
         digester=digester,
@@ -49,9 +74,12 @@ def build_runtime(
             settings=settings.tokens,
             clock=clock,
         ),
+        wallets=wallets,
         page_tokens=PageTokens(digester.subkey("page-tokens")),
         clock=clock,
     )
+    built.append(runtime)
+    return runtime
 
 
 def registrations(runtime: Runtime) -> Iterable[Registration]:

@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 
 from services.common.settings import Env, ServiceSettings, SettingsError, service_env
 
-PEERS: tuple[str, ...] = ()
-"""The services auth calls."""
+PEERS: tuple[str, ...] = ("wallet",)
+"""The services auth calls: wallet, to open the wallet of every account and agent it creates."""
 
 PEPPER_MIN_BYTES = 32
 KEK_BYTES = 32

@@ -28,6 +28,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
 from tokenmart.auth.v1 import auth_pb2_grpc
+from tokenmart.review.v1 import review_pb2_grpc
 from tokenmart.wallet.v1 import wallet_pb2_grpc
 
 from services.common.logging import current_request_id
@@ -49,7 +50,7 @@ from services.gateway.middleware import (
 from services.gateway.ratelimit import RateLimiter, RateLimitRules, Rule
 from services.gateway.ratelimit_guard import EdgeLimits
 from services.gateway.rendering import ERROR_RENDERERS, ErrorRenderers, PlatformErrorEnvelope
-from services.gateway.routes import accounts, agents, keys, wallet
+from services.gateway.routes import accounts, agents, keys, review, wallet
 from services.gateway.routes.common import Edge
 from services.gateway.settings import GatewaySettings
 
@@ -120,6 +121,7 @@ def create_app(
     edge = Edge(
         auth=auth,
         wallet=wallet_pb2_grpc.WalletServiceStub(backends.channel("wallet")),
+        review=review_pb2_grpc.ReviewServiceStub(backends.channel("review")),
         authenticator=authenticator_class(auth, limits, cache_max_s=settings.auth_cache_ms / 1000),
         limits=limits,
     )
@@ -166,7 +168,7 @@ def create_app(
         RequestContextMiddleware, renderers=renderers, trusted_proxies=settings.trusted_proxies
     )
     app.include_router(_operations_router(backends))
-    for routes in (accounts, agents, keys, wallet):
+    for routes in (accounts, agents, keys, wallet, review):
         app.include_router(routes.router(edge))
     return app
 

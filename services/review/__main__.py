@@ -2,23 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 
-from services.common.main import run_service
-from services.review import access
+from services.common.logging import configure_logging
+from services.review import server
 from services.review.settings import ReviewSettings
 
 
 def main() -> None:
     settings = ReviewSettings.from_env(os.environ)
-    run_service(
-        settings.common,
-        allowlist=access.allowlist(reflection=settings.common.server.reflection),
-        # The ReviewService servicer is registered here by the issue that implements it;
-        # until then every ReviewService method answers UNIMPLEMENTED to allowed peers.
-        registrations=lambda engine: (),
-        served_names=(),
-    )
+    configure_logging(settings.common.name, settings.common.log_level)
+    asyncio.run(server.serve(settings))
 
 
 if __name__ == "__main__":

@@ -28,7 +28,7 @@ CALLERS: Mapping[str, tuple[str, ...]] = {
     "CreateCorrelation": ("gateway",),
     "DeleteCorrelation": ("gateway",),
     "ListCorrelations": ("gateway", "ctl"),
-    "FundTreasury": ("gateway", "ctl"),
+    "FundTreasury": ("gateway",),
     "GetTreasury": ("gateway", "ctl"),
     "ListOutbox": ("ctl",),
     "RedriveOutbox": ("ctl",),

@@ -4,6 +4,7 @@ and admin creation (THREATS I11). Each error path asserts code and reason."""
 from __future__ import annotations
 
 import asyncio
+import uuid
 
 import grpc
 import pytest
@@ -45,7 +46,8 @@ async def test_registration_creates_a_user_with_an_argon2id_hash(
     assert account.email == "new.user@example.com"
     assert account.role == auth_pb2.ACCOUNT_ROLE_USER
     assert account.display_name == "New User"
-    assert response.wallet_id == ""  # opened by the wallet integration, not by auth (README)
+    # The account's main wallet was opened before the account was committed.
+    assert str(uuid.UUID(response.wallet_id)) == response.wallet_id
     stored = db.value("SELECT password_hash FROM accounts WHERE id = %s", account.account_id)
     assert stored.startswith("$argon2id$v=19$m=64,t=1,p=1$")
     assert PASSWORD not in stored

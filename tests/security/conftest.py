@@ -6,6 +6,7 @@ import asyncio
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 
@@ -47,9 +48,12 @@ MakeEdge = Callable[..., Edge]
 
 @pytest.fixture
 def make_edge(make_gateway: MakeGateway, auth_server: AuthServerHandle) -> MakeEdge:
-    def make(auth: AuthServerHandle | None = None, **variables: str) -> Edge:
+    def make(auth: AuthServerHandle | None = None, wallet: Any = None, **variables: str) -> Edge:
         server = auth or auth_server
-        gateway = make_gateway(ports={"auth": server.port}, **variables)
+        ports = {"auth": server.port}
+        if wallet is not None:
+            ports["wallet"] = wallet.port
+        gateway = make_gateway(ports=ports, **variables)
         return Edge(
             gateway=gateway, api=Api(gateway.client), auth=server, rows=AuthRows(server.owner_url)
         )

@@ -18,6 +18,7 @@ from services.auth.domain.pagination import PageTokens
 from services.auth.domain.passwords import PasswordHasher
 from services.auth.domain.principal import Principal
 from services.auth.operations.keyring import Keyring
+from services.auth.operations.wallets import WalletOpener
 from services.auth.settings import AuthSettings
 from services.auth.store import audit as audit_store
 from services.auth.store.database import Database
@@ -86,6 +87,7 @@ class Runtime:
     digester: CredentialDigester
     passwords: Passwords
     keyring: Keyring
+    wallets: WalletOpener
     page_tokens: PageTokens
     clock: Clock
 

@@ -10,6 +10,7 @@ import orjson
 from pydantic import BaseModel, ConfigDict
 from starlette.responses import Response
 from tokenmart.auth.v1 import auth_pb2_grpc
+from tokenmart.review.v1 import review_pb2_grpc
 from tokenmart.wallet.v1 import wallet_pb2_grpc
 
 from services.gateway.authn import Authenticator
@@ -32,5 +33,6 @@ class Edge:
 
     auth: auth_pb2_grpc.AuthServiceStub
     wallet: wallet_pb2_grpc.WalletServiceStub
+    review: review_pb2_grpc.ReviewServiceStub
     authenticator: Authenticator
     limits: EdgeLimits

@@ -137,7 +137,7 @@ class Usage(_message.Message):
     def __init__(self, input_tokens: _Optional[int] = ..., output_tokens: _Optional[int] = ..., cached_input_tokens: _Optional[int] = ..., total_tokens: _Optional[int] = ...) -> None: ...
 
 class Generation(_message.Message):
-    __slots__ = ("generation_id", "agent_id", "key_id", "owner_account_id", "dialect", "streamed", "model_requested", "model_served", "provider", "key_source", "provider_key_id", "status", "error_reason", "upstream_status", "usage", "usage_source", "held_micros", "price_micros", "charged_micros", "shortfall_micros", "settlement_status", "settlement_attempts", "last_settlement_error", "hold_id", "latency", "time_to_first_token", "created_at", "finished_at", "settled_at")
+    __slots__ = ("generation_id", "agent_id", "key_id", "owner_account_id", "dialect", "streamed", "model_requested", "model_served", "provider", "key_source", "provider_key_id", "status", "error_reason", "upstream_status", "usage", "usage_source", "held_micros", "price_micros", "charged_micros", "shortfall_micros", "settlement_status", "settlement_attempts", "last_settlement_error", "hold_id", "latency", "time_to_first_token", "created_at", "finished_at", "settled_at", "upstream_attempts")
     GENERATION_ID_FIELD_NUMBER: _ClassVar[int]
     AGENT_ID_FIELD_NUMBER: _ClassVar[int]
     KEY_ID_FIELD_NUMBER: _ClassVar[int]
@@ -167,6 +167,7 @@ class Generation(_message.Message):
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
     FINISHED_AT_FIELD_NUMBER: _ClassVar[int]
     SETTLED_AT_FIELD_NUMBER: _ClassVar[int]
+    UPSTREAM_ATTEMPTS_FIELD_NUMBER: _ClassVar[int]
     generation_id: str
     agent_id: str
     key_id: str
@@ -196,7 +197,8 @@ class Generation(_message.Message):
     created_at: _timestamp_pb2.Timestamp
     finished_at: _timestamp_pb2.Timestamp
     settled_at: _timestamp_pb2.Timestamp
-    def __init__(self, generation_id: _Optional[str] = ..., agent_id: _Optional[str] = ..., key_id: _Optional[str] = ..., owner_account_id: _Optional[str] = ..., dialect: _Optional[_Union[ApiDialect, str]] = ..., streamed: _Optional[bool] = ..., model_requested: _Optional[str] = ..., model_served: _Optional[str] = ..., provider: _Optional[_Union[UpstreamProvider, str]] = ..., key_source: _Optional[_Union[KeySource, str]] = ..., provider_key_id: _Optional[str] = ..., status: _Optional[_Union[GenerationStatus, str]] = ..., error_reason: _Optional[str] = ..., upstream_status: _Optional[int] = ..., usage: _Optional[_Union[Usage, _Mapping]] = ..., usage_source: _Optional[_Union[UsageSource, str]] = ..., held_micros: _Optional[int] = ..., price_micros: _Optional[int] = ..., charged_micros: _Optional[int] = ..., shortfall_micros: _Optional[int] = ..., settlement_status: _Optional[_Union[SettlementStatus, str]] = ..., settlement_attempts: _Optional[int] = ..., last_settlement_error: _Optional[str] = ..., hold_id: _Optional[str] = ..., latency: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., time_to_first_token: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finished_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., settled_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    upstream_attempts: int
+    def __init__(self, generation_id: _Optional[str] = ..., agent_id: _Optional[str] = ..., key_id: _Optional[str] = ..., owner_account_id: _Optional[str] = ..., dialect: _Optional[_Union[ApiDialect, str]] = ..., streamed: _Optional[bool] = ..., model_requested: _Optional[str] = ..., model_served: _Optional[str] = ..., provider: _Optional[_Union[UpstreamProvider, str]] = ..., key_source: _Optional[_Union[KeySource, str]] = ..., provider_key_id: _Optional[str] = ..., status: _Optional[_Union[GenerationStatus, str]] = ..., error_reason: _Optional[str] = ..., upstream_status: _Optional[int] = ..., usage: _Optional[_Union[Usage, _Mapping]] = ..., usage_source: _Optional[_Union[UsageSource, str]] = ..., held_micros: _Optional[int] = ..., price_micros: _Optional[int] = ..., charged_micros: _Optional[int] = ..., shortfall_micros: _Optional[int] = ..., settlement_status: _Optional[_Union[SettlementStatus, str]] = ..., settlement_attempts: _Optional[int] = ..., last_settlement_error: _Optional[str] = ..., hold_id: _Optional[str] = ..., latency: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., time_to_first_token: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finished_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., settled_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., upstream_attempts: _Optional[int] = ...) -> None: ...
 
 class ProviderKey(_message.Message):
     __slots__ = ("provider_key_id", "provider", "scope", "agent_id", "account_id", "label", "last4", "always_use", "kek_version", "created_at", "last_used_at")

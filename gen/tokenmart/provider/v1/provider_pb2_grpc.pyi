@@ -151,28 +151,40 @@ class ProviderServiceStub:
     (PostHold) or releases the hold (VoidHold), logs the generation, and returns the response body
     in the request's dialect. The settlement record is durable before upstream is called, so a
     crash at any point is settled after restart, exactly once per generation.
+    Key fallback: when upstream refuses a BYOK key that is not always_use (auth, payment, rate
+    limit, unavailable or timeout, before any output), the hold for it is released and the next
+    key in priority order is tried with its own hold (the generation's upstream_attempts counts
+    the keys tried); when that hold cannot be placed, the refused key's error is the answer, and
+    when the last key is refused too, its error is. The platform key never falls back. Fields of the body that could change what is billed or who
+    serves it (OpenRouter's models/provider/route, OpenAI's service_tier, store, audio output,
+    n > 1) are never forwarded: n other than 1 is refused, the others are dropped.
     Access: the end-user token of a th_ inference key (scope inference; aud provider and wallet).
-    Errors: INVALID_ARGUMENT (BODY_TOO_LARGE) when body exceeds the configured maximum (default 4
-    MiB); INVALID_ARGUMENT (BODY_INVALID) when body is not a JSON object, nests deeper than 64, or
-    lacks the dialect's required fields (for example messages, or max_tokens for Anthropic);
-    INVALID_ARGUMENT (MODEL_MISMATCH) when model differs from the body's model; INVALID_ARGUMENT
-    (STREAM_FLAG_MISMATCH) when the body asks for streaming; INVALID_ARGUMENT (MAX_TOKENS_INVALID)
-    when the requested output limit is not positive; INVALID_ARGUMENT (CONTEXT_LENGTH_EXCEEDED)
-    when the input estimate alone exceeds the model's context length; NOT_FOUND (MODEL_NOT_FOUND)
-    when the model is not in the active registry; PERMISSION_DENIED (MODEL_NOT_ALLOWED) when the
-    key's allowed_models excludes it; FAILED_PRECONDITION (INSUFFICIENT_FUNDS) when the wallet
-    cannot cover the hold; FAILED_PRECONDITION (KEY_BUDGET_EXCEEDED) when the key's credit limit
-    cannot cover it; FAILED_PRECONDITION (NO_PROVIDER_KEY) when neither a BYOK key nor a platform
-    key exists for the model's provider; FAILED_PRECONDITION (BYOK_DECRYPTION_FAILED) when the
-    chosen BYOK secret cannot be decrypted; FAILED_PRECONDITION (UPSTREAM_AUTH_FAILED) when
-    upstream rejects the provider key (401/403); FAILED_PRECONDITION (UPSTREAM_PAYMENT_REQUIRED)
-    when upstream reports the provider account out of funds (402); INVALID_ARGUMENT
-    (UPSTREAM_BAD_REQUEST) when upstream rejects the request (400, 404, 413, 422);
+    Errors: UNAUTHENTICATED (ACCESS_TOKEN_INVALID) when the token's aud lacks "tokenmart.wallet";
+    INVALID_ARGUMENT (BODY_TOO_LARGE) when body exceeds the configured maximum (default 4 MiB);
+    INVALID_ARGUMENT (BODY_INVALID) when body is not a JSON object, nests deeper than 64, lacks the
+    dialect's required fields (for example messages, or max_tokens for Anthropic), has a field of
+    the wrong type, asks for n other than 1, or carries content the model's dialect cannot express
+    (metadata "field" names it); INVALID_ARGUMENT (MODEL_MISMATCH) when model differs from the
+    body's model; INVALID_ARGUMENT (STREAM_FLAG_MISMATCH) when the body asks for streaming;
+    INVALID_ARGUMENT (CAPABILITY_NOT_SUPPORTED, metadata "capability": tools, vision or streaming)
+    when the request needs a capability the model does not have; INVALID_ARGUMENT
+    (MAX_TOKENS_INVALID) when the requested output limit is not positive; INVALID_ARGUMENT
+    (CONTEXT_LENGTH_EXCEEDED) when the input estimate alone exceeds the model's context length;
+    NOT_FOUND (MODEL_NOT_FOUND) when the model is not in the active registry; PERMISSION_DENIED
+    (MODEL_NOT_ALLOWED) when the key's allowed_models excludes it; FAILED_PRECONDITION
+    (INSUFFICIENT_FUNDS) when the wallet cannot cover the hold; FAILED_PRECONDITION
+    (KEY_BUDGET_EXCEEDED) when the key's credit limit cannot cover it; FAILED_PRECONDITION
+    (WALLET_NOT_FOUND) when the agent has no wallet; FAILED_PRECONDITION (NO_PROVIDER_KEY) when
+    neither a BYOK key nor a platform key exists for the model's provider; FAILED_PRECONDITION
+    (BYOK_DECRYPTION_FAILED) when the chosen BYOK secret cannot be decrypted; FAILED_PRECONDITION
+    (UPSTREAM_AUTH_FAILED) when upstream rejects the provider key (401/403); FAILED_PRECONDITION
+    (UPSTREAM_PAYMENT_REQUIRED) when upstream reports the provider account out of funds (402);
+    INVALID_ARGUMENT (UPSTREAM_BAD_REQUEST) when upstream rejects the request (400, 404, 413, 422);
     RESOURCE_EXHAUSTED (UPSTREAM_RATE_LIMITED) when upstream answers 429; UNAVAILABLE
     (UPSTREAM_UNAVAILABLE) for upstream 5xx or connection failures; DEADLINE_EXCEEDED
     (UPSTREAM_TIMEOUT) when upstream does not answer in time; UNAVAILABLE (WALLET_UNAVAILABLE) when
-    the hold could not be placed (upstream is not called); ALREADY_EXISTS (GENERATION_EXISTS) for
-    a replayed request_id. Every error after the hold releases or captures it as the rules say.
+    the hold could not be placed (upstream is not called); ALREADY_EXISTS (GENERATION_EXISTS) for a
+    replayed request_id. Every error after the hold releases or captures it as the rules say.
     Callers: gateway.
     """
     StreamChatCompletion: _grpc.UnaryStreamMultiCallable[_provider_pb2.StreamChatCompletionRequest, _provider_pb2.StreamChatCompletionResponse]
@@ -264,7 +276,9 @@ class ProviderServiceStub:
     """Re-drives settlement now for the named unsettled generations, or for every due one up to
     limit: posts the recorded cost (or the whole hold when usage is unknown) with the generation's
     deterministic transfer ids, so a settlement that already happened is reported, not repeated.
-    Provider does the same on its own schedule; this forces it.
+    Provider does the same on its own schedule; this forces it. A generation still being served by
+    a live provider process is left alone (its outcome says error_reason GENERATION_IN_PROGRESS);
+    one whose process died is settled as if its usage were unknown.
     Access: the ctl service token (scope operator).
     Errors: INVALID_ARGUMENT (LIMIT_INVALID) when limit is negative; INVALID_ARGUMENT
     (GENERATION_ID_INVALID) when a listed id is not a UUID; UNAVAILABLE (WALLET_UNAVAILABLE) when
@@ -391,28 +405,40 @@ class ProviderServiceAsyncStub(ProviderServiceStub):
     (PostHold) or releases the hold (VoidHold), logs the generation, and returns the response body
     in the request's dialect. The settlement record is durable before upstream is called, so a
     crash at any point is settled after restart, exactly once per generation.
+    Key fallback: when upstream refuses a BYOK key that is not always_use (auth, payment, rate
+    limit, unavailable or timeout, before any output), the hold for it is released and the next
+    key in priority order is tried with its own hold (the generation's upstream_attempts counts
+    the keys tried); when that hold cannot be placed, the refused key's error is the answer, and
+    when the last key is refused too, its error is. The platform key never falls back. Fields of the body that could change what is billed or who
+    serves it (OpenRouter's models/provider/route, OpenAI's service_tier, store, audio output,
+    n > 1) are never forwarded: n other than 1 is refused, the others are dropped.
     Access: the end-user token of a th_ inference key (scope inference; aud provider and wallet).
-    Errors: INVALID_ARGUMENT (BODY_TOO_LARGE) when body exceeds the configured maximum (default 4
-    MiB); INVALID_ARGUMENT (BODY_INVALID) when body is not a JSON object, nests deeper than 64, or
-    lacks the dialect's required fields (for example messages, or max_tokens for Anthropic);
-    INVALID_ARGUMENT (MODEL_MISMATCH) when model differs from the body's model; INVALID_ARGUMENT
-    (STREAM_FLAG_MISMATCH) when the body asks for streaming; INVALID_ARGUMENT (MAX_TOKENS_INVALID)
-    when the requested output limit is not positive; INVALID_ARGUMENT (CONTEXT_LENGTH_EXCEEDED)
-    when the input estimate alone exceeds the model's context length; NOT_FOUND (MODEL_NOT_FOUND)
-    when the model is not in the active registry; PERMISSION_DENIED (MODEL_NOT_ALLOWED) when the
-    key's allowed_models excludes it; FAILED_PRECONDITION (INSUFFICIENT_FUNDS) when the wallet
-    cannot cover the hold; FAILED_PRECONDITION (KEY_BUDGET_EXCEEDED) when the key's credit limit
-    cannot cover it; FAILED_PRECONDITION (NO_PROVIDER_KEY) when neither a BYOK key nor a platform
-    key exists for the model's provider; FAILED_PRECONDITION (BYOK_DECRYPTION_FAILED) when the
-    chosen BYOK secret cannot be decrypted; FAILED_PRECONDITION (UPSTREAM_AUTH_FAILED) when
-    upstream rejects the provider key (401/403); FAILED_PRECONDITION (UPSTREAM_PAYMENT_REQUIRED)
-    when upstream reports the provider account out of funds (402); INVALID_ARGUMENT
-    (UPSTREAM_BAD_REQUEST) when upstream rejects the request (400, 404, 413, 422);
+    Errors: UNAUTHENTICATED (ACCESS_TOKEN_INVALID) when the token's aud lacks "tokenmart.wallet";
+    INVALID_ARGUMENT (BODY_TOO_LARGE) when body exceeds the configured maximum (default 4 MiB);
+    INVALID_ARGUMENT (BODY_INVALID) when body is not a JSON object, nests deeper than 64, lacks the
+    dialect's required fields (for example messages, or max_tokens for Anthropic), has a field of
+    the wrong type, asks for n other than 1, or carries content the model's dialect cannot express
+    (metadata "field" names it); INVALID_ARGUMENT (MODEL_MISMATCH) when model differs from the
+    body's model; INVALID_ARGUMENT (STREAM_FLAG_MISMATCH) when the body asks for streaming;
+    INVALID_ARGUMENT (CAPABILITY_NOT_SUPPORTED, metadata "capability": tools, vision or streaming)
+    when the request needs a capability the model does not have; INVALID_ARGUMENT
+    (MAX_TOKENS_INVALID) when the requested output limit is not positive; INVALID_ARGUMENT
+    (CONTEXT_LENGTH_EXCEEDED) when the input estimate alone exceeds the model's context length;
+    NOT_FOUND (MODEL_NOT_FOUND) when the model is not in the active registry; PERMISSION_DENIED
+    (MODEL_NOT_ALLOWED) when the key's allowed_models excludes it; FAILED_PRECONDITION
+    (INSUFFICIENT_FUNDS) when the wallet cannot cover the hold; FAILED_PRECONDITION
+    (KEY_BUDGET_EXCEEDED) when the key's credit limit cannot cover it; FAILED_PRECONDITION
+    (WALLET_NOT_FOUND) when the agent has no wallet; FAILED_PRECONDITION (NO_PROVIDER_KEY) when
+    neither a BYOK key nor a platform key exists for the model's provider; FAILED_PRECONDITION
+    (BYOK_DECRYPTION_FAILED) when the chosen BYOK secret cannot be decrypted; FAILED_PRECONDITION
+    (UPSTREAM_AUTH_FAILED) when upstream rejects the provider key (401/403); FAILED_PRECONDITION
+    (UPSTREAM_PAYMENT_REQUIRED) when upstream reports the provider account out of funds (402);
+    INVALID_ARGUMENT (UPSTREAM_BAD_REQUEST) when upstream rejects the request (400, 404, 413, 422);
     RESOURCE_EXHAUSTED (UPSTREAM_RATE_LIMITED) when upstream answers 429; UNAVAILABLE
     (UPSTREAM_UNAVAILABLE) for upstream 5xx or connection failures; DEADLINE_EXCEEDED
     (UPSTREAM_TIMEOUT) when upstream does not answer in time; UNAVAILABLE (WALLET_UNAVAILABLE) when
-    the hold could not be placed (upstream is not called); ALREADY_EXISTS (GENERATION_EXISTS) for
-    a replayed request_id. Every error after the hold releases or captures it as the rules say.
+    the hold could not be placed (upstream is not called); ALREADY_EXISTS (GENERATION_EXISTS) for a
+    replayed request_id. Every error after the hold releases or captures it as the rules say.
     Callers: gateway.
     """
     StreamChatCompletion: _aio.UnaryStreamMultiCallable[_provider_pb2.StreamChatCompletionRequest, _provider_pb2.StreamChatCompletionResponse]  # type: ignore[assignment]
@@ -504,7 +530,9 @@ class ProviderServiceAsyncStub(ProviderServiceStub):
     """Re-drives settlement now for the named unsettled generations, or for every due one up to
     limit: posts the recorded cost (or the whole hold when usage is unknown) with the generation's
     deterministic transfer ids, so a settlement that already happened is reported, not repeated.
-    Provider does the same on its own schedule; this forces it.
+    Provider does the same on its own schedule; this forces it. A generation still being served by
+    a live provider process is left alone (its outcome says error_reason GENERATION_IN_PROGRESS);
+    one whose process died is settled as if its usage were unknown.
     Access: the ctl service token (scope operator).
     Errors: INVALID_ARGUMENT (LIMIT_INVALID) when limit is negative; INVALID_ARGUMENT
     (GENERATION_ID_INVALID) when a listed id is not a UUID; UNAVAILABLE (WALLET_UNAVAILABLE) when
@@ -658,28 +686,40 @@ class ProviderServiceServicer(metaclass=_abc_1.ABCMeta):
         (PostHold) or releases the hold (VoidHold), logs the generation, and returns the response body
         in the request's dialect. The settlement record is durable before upstream is called, so a
         crash at any point is settled after restart, exactly once per generation.
+        Key fallback: when upstream refuses a BYOK key that is not always_use (auth, payment, rate
+        limit, unavailable or timeout, before any output), the hold for it is released and the next
+        key in priority order is tried with its own hold (the generation's upstream_attempts counts
+        the keys tried); when that hold cannot be placed, the refused key's error is the answer, and
+        when the last key is refused too, its error is. The platform key never falls back. Fields of the body that could change what is billed or who
+        serves it (OpenRouter's models/provider/route, OpenAI's service_tier, store, audio output,
+        n > 1) are never forwarded: n other than 1 is refused, the others are dropped.
         Access: the end-user token of a th_ inference key (scope inference; aud provider and wallet).
-        Errors: INVALID_ARGUMENT (BODY_TOO_LARGE) when body exceeds the configured maximum (default 4
-        MiB); INVALID_ARGUMENT (BODY_INVALID) when body is not a JSON object, nests deeper than 64, or
-        lacks the dialect's required fields (for example messages, or max_tokens for Anthropic);
-        INVALID_ARGUMENT (MODEL_MISMATCH) when model differs from the body's model; INVALID_ARGUMENT
-        (STREAM_FLAG_MISMATCH) when the body asks for streaming; INVALID_ARGUMENT (MAX_TOKENS_INVALID)
-        when the requested output limit is not positive; INVALID_ARGUMENT (CONTEXT_LENGTH_EXCEEDED)
-        when the input estimate alone exceeds the model's context length; NOT_FOUND (MODEL_NOT_FOUND)
-        when the model is not in the active registry; PERMISSION_DENIED (MODEL_NOT_ALLOWED) when the
-        key's allowed_models excludes it; FAILED_PRECONDITION (INSUFFICIENT_FUNDS) when the wallet
-        cannot cover the hold; FAILED_PRECONDITION (KEY_BUDGET_EXCEEDED) when the key's credit limit
-        cannot cover it; FAILED_PRECONDITION (NO_PROVIDER_KEY) when neither a BYOK key nor a platform
-        key exists for the model's provider; FAILED_PRECONDITION (BYOK_DECRYPTION_FAILED) when the
-        chosen BYOK secret cannot be decrypted; FAILED_PRECONDITION (UPSTREAM_AUTH_FAILED) when
-        upstream rejects the provider key (401/403); FAILED_PRECONDITION (UPSTREAM_PAYMENT_REQUIRED)
-        when upstream reports the provider account out of funds (402); INVALID_ARGUMENT
-        (UPSTREAM_BAD_REQUEST) when upstream rejects the request (400, 404, 413, 422);
+        Errors: UNAUTHENTICATED (ACCESS_TOKEN_INVALID) when the token's aud lacks "tokenmart.wallet";
+        INVALID_ARGUMENT (BODY_TOO_LARGE) when body exceeds the configured maximum (default 4 MiB);
+        INVALID_ARGUMENT (BODY_INVALID) when body is not a JSON object, nests deeper than 64, lacks the
+        dialect's required fields (for example messages, or max_tokens for Anthropic), has a field of
+        the wrong type, asks for n other than 1, or carries content the model's dialect cannot express
+        (metadata "field" names it); INVALID_ARGUMENT (MODEL_MISMATCH) when model differs from the
+        body's model; INVALID_ARGUMENT (STREAM_FLAG_MISMATCH) when the body asks for streaming;
+        INVALID_ARGUMENT (CAPABILITY_NOT_SUPPORTED, metadata "capability": tools, vision or streaming)
+        when the request needs a capability the model does not have; INVALID_ARGUMENT
+        (MAX_TOKENS_INVALID) when the requested output limit is not positive; INVALID_ARGUMENT
+        (CONTEXT_LENGTH_EXCEEDED) when the input estimate alone exceeds the model's context length;
+        NOT_FOUND (MODEL_NOT_FOUND) when the model is not in the active registry; PERMISSION_DENIED
+        (MODEL_NOT_ALLOWED) when the key's allowed_models excludes it; FAILED_PRECONDITION
+        (INSUFFICIENT_FUNDS) when the wallet cannot cover the hold; FAILED_PRECONDITION
+        (KEY_BUDGET_EXCEEDED) when the key's credit limit cannot cover it; FAILED_PRECONDITION
+        (WALLET_NOT_FOUND) when the agent has no wallet; FAILED_PRECONDITION (NO_PROVIDER_KEY) when
+        neither a BYOK key nor a platform key exists for the model's provider; FAILED_PRECONDITION
+        (BYOK_DECRYPTION_FAILED) when the chosen BYOK secret cannot be decrypted; FAILED_PRECONDITION
+        (UPSTREAM_AUTH_FAILED) when upstream rejects the provider key (401/403); FAILED_PRECONDITION
+        (UPSTREAM_PAYMENT_REQUIRED) when upstream reports the provider account out of funds (402);
+        INVALID_ARGUMENT (UPSTREAM_BAD_REQUEST) when upstream rejects the request (400, 404, 413, 422);
         RESOURCE_EXHAUSTED (UPSTREAM_RATE_LIMITED) when upstream answers 429; UNAVAILABLE
         (UPSTREAM_UNAVAILABLE) for upstream 5xx or connection failures; DEADLINE_EXCEEDED
         (UPSTREAM_TIMEOUT) when upstream does not answer in time; UNAVAILABLE (WALLET_UNAVAILABLE) when
-        the hold could not be placed (upstream is not called); ALREADY_EXISTS (GENERATION_EXISTS) for
-        a replayed request_id. Every error after the hold releases or captures it as the rules say.
+        the hold could not be placed (upstream is not called); ALREADY_EXISTS (GENERATION_EXISTS) for a
+        replayed request_id. Every error after the hold releases or captures it as the rules say.
         Callers: gateway.
         """
 
@@ -825,7 +865,9 @@ class ProviderServiceServicer(metaclass=_abc_1.ABCMeta):
         """Re-drives settlement now for the named unsettled generations, or for every due one up to
         limit: posts the recorded cost (or the whole hold when usage is unknown) with the generation's
         deterministic transfer ids, so a settlement that already happened is reported, not repeated.
-        Provider does the same on its own schedule; this forces it.
+        Provider does the same on its own schedule; this forces it. A generation still being served by
+        a live provider process is left alone (its outcome says error_reason GENERATION_IN_PROGRESS);
+        one whose process died is settled as if its usage were unknown.
         Access: the ctl service token (scope operator).
         Errors: INVALID_ARGUMENT (LIMIT_INVALID) when limit is negative; INVALID_ARGUMENT
         (GENERATION_ID_INVALID) when a listed id is not a UUID; UNAVAILABLE (WALLET_UNAVAILABLE) when

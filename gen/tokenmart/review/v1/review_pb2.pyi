@@ -115,7 +115,7 @@ PAYOUT_RECIPIENT_AGENT: PayoutRecipient
 PAYOUT_RECIPIENT_TREASURY: PayoutRecipient
 
 class Bounty(_message.Message):
-    __slots__ = ("bounty_id", "title", "description", "type", "reward_micros", "reviewer_reward_micros", "reviewers_per_claim", "votes_to_decide", "max_claims", "claims_taken", "required_trust_tier", "deadline", "status", "escrow_micros", "escrow_outstanding_micros", "escrow_transfer_id", "created_by_account_id", "created_at", "updated_at", "cancel_reason")
+    __slots__ = ("bounty_id", "title", "description", "type", "reward_micros", "reviewer_reward_micros", "reviewers_per_claim", "votes_to_decide", "max_claims", "claims_taken", "required_trust_tier", "deadline", "status", "escrow_micros", "escrow_outstanding_micros", "escrow_transfer_id", "created_by_account_id", "created_at", "updated_at", "cancel_reason", "slots_refunded", "claims_settled", "slot_escrow_micros")
     BOUNTY_ID_FIELD_NUMBER: _ClassVar[int]
     TITLE_FIELD_NUMBER: _ClassVar[int]
     DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
@@ -136,6 +136,9 @@ class Bounty(_message.Message):
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
     UPDATED_AT_FIELD_NUMBER: _ClassVar[int]
     CANCEL_REASON_FIELD_NUMBER: _ClassVar[int]
+    SLOTS_REFUNDED_FIELD_NUMBER: _ClassVar[int]
+    CLAIMS_SETTLED_FIELD_NUMBER: _ClassVar[int]
+    SLOT_ESCROW_MICROS_FIELD_NUMBER: _ClassVar[int]
     bounty_id: str
     title: str
     description: str
@@ -156,7 +159,10 @@ class Bounty(_message.Message):
     created_at: _timestamp_pb2.Timestamp
     updated_at: _timestamp_pb2.Timestamp
     cancel_reason: str
-    def __init__(self, bounty_id: _Optional[str] = ..., title: _Optional[str] = ..., description: _Optional[str] = ..., type: _Optional[_Union[BountyType, str]] = ..., reward_micros: _Optional[int] = ..., reviewer_reward_micros: _Optional[int] = ..., reviewers_per_claim: _Optional[int] = ..., votes_to_decide: _Optional[int] = ..., max_claims: _Optional[int] = ..., claims_taken: _Optional[int] = ..., required_trust_tier: _Optional[int] = ..., deadline: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., status: _Optional[_Union[BountyStatus, str]] = ..., escrow_micros: _Optional[int] = ..., escrow_outstanding_micros: _Optional[int] = ..., escrow_transfer_id: _Optional[str] = ..., created_by_account_id: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., cancel_reason: _Optional[str] = ...) -> None: ...
+    slots_refunded: int
+    claims_settled: int
+    slot_escrow_micros: int
+    def __init__(self, bounty_id: _Optional[str] = ..., title: _Optional[str] = ..., description: _Optional[str] = ..., type: _Optional[_Union[BountyType, str]] = ..., reward_micros: _Optional[int] = ..., reviewer_reward_micros: _Optional[int] = ..., reviewers_per_claim: _Optional[int] = ..., votes_to_decide: _Optional[int] = ..., max_claims: _Optional[int] = ..., claims_taken: _Optional[int] = ..., required_trust_tier: _Optional[int] = ..., deadline: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., status: _Optional[_Union[BountyStatus, str]] = ..., escrow_micros: _Optional[int] = ..., escrow_outstanding_micros: _Optional[int] = ..., escrow_transfer_id: _Optional[str] = ..., created_by_account_id: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., cancel_reason: _Optional[str] = ..., slots_refunded: _Optional[int] = ..., claims_settled: _Optional[int] = ..., slot_escrow_micros: _Optional[int] = ...) -> None: ...
 
 class Review(_message.Message):
     __slots__ = ("review_id", "claim_id", "bounty_id", "reviewer_agent_id", "status", "decision", "notes", "assigned_at", "due_at", "submitted_at", "reward_micros")
@@ -277,7 +283,7 @@ class PayoutTransfer(_message.Message):
     def __init__(self, transfer_id: _Optional[str] = ..., recipient: _Optional[_Union[PayoutRecipient, str]] = ..., agent_id: _Optional[str] = ..., amount_micros: _Optional[int] = ..., transfer_code: _Optional[str] = ...) -> None: ...
 
 class OutboxEntry(_message.Message):
-    __slots__ = ("entry_id", "kind", "bounty_id", "claim_id", "status", "transfers", "attempts", "next_attempt_at", "last_error_reason", "created_at", "delivered_at")
+    __slots__ = ("entry_id", "kind", "bounty_id", "claim_id", "status", "transfers", "attempts", "next_attempt_at", "last_error_reason", "created_at", "delivered_at", "total_micros")
     ENTRY_ID_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
     BOUNTY_ID_FIELD_NUMBER: _ClassVar[int]
@@ -289,6 +295,7 @@ class OutboxEntry(_message.Message):
     LAST_ERROR_REASON_FIELD_NUMBER: _ClassVar[int]
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
     DELIVERED_AT_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_MICROS_FIELD_NUMBER: _ClassVar[int]
     entry_id: str
     kind: OutboxKind
     bounty_id: str
@@ -300,7 +307,8 @@ class OutboxEntry(_message.Message):
     last_error_reason: str
     created_at: _timestamp_pb2.Timestamp
     delivered_at: _timestamp_pb2.Timestamp
-    def __init__(self, entry_id: _Optional[str] = ..., kind: _Optional[_Union[OutboxKind, str]] = ..., bounty_id: _Optional[str] = ..., claim_id: _Optional[str] = ..., status: _Optional[_Union[OutboxStatus, str]] = ..., transfers: _Optional[_Iterable[_Union[PayoutTransfer, _Mapping]]] = ..., attempts: _Optional[int] = ..., next_attempt_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_error_reason: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., delivered_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    total_micros: int
+    def __init__(self, entry_id: _Optional[str] = ..., kind: _Optional[_Union[OutboxKind, str]] = ..., bounty_id: _Optional[str] = ..., claim_id: _Optional[str] = ..., status: _Optional[_Union[OutboxStatus, str]] = ..., transfers: _Optional[_Iterable[_Union[PayoutTransfer, _Mapping]]] = ..., attempts: _Optional[int] = ..., next_attempt_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_error_reason: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., delivered_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., total_micros: _Optional[int] = ...) -> None: ...
 
 class RedriveOutcome(_message.Message):
     __slots__ = ("entry_id", "status", "error_reason")
@@ -595,18 +603,22 @@ class GetTreasuryRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class GetTreasuryResponse(_message.Message):
-    __slots__ = ("treasury_ledger_account_id", "treasury_balance_micros", "escrow_balance_micros", "escrow_outstanding_micros", "undelivered_outbox_entries")
+    __slots__ = ("treasury_ledger_account_id", "treasury_balance_micros", "escrow_balance_micros", "escrow_outstanding_micros", "undelivered_outbox_entries", "escrow_undelivered_micros", "escrow_unassigned_micros")
     TREASURY_LEDGER_ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
     TREASURY_BALANCE_MICROS_FIELD_NUMBER: _ClassVar[int]
     ESCROW_BALANCE_MICROS_FIELD_NUMBER: _ClassVar[int]
     ESCROW_OUTSTANDING_MICROS_FIELD_NUMBER: _ClassVar[int]
     UNDELIVERED_OUTBOX_ENTRIES_FIELD_NUMBER: _ClassVar[int]
+    ESCROW_UNDELIVERED_MICROS_FIELD_NUMBER: _ClassVar[int]
+    ESCROW_UNASSIGNED_MICROS_FIELD_NUMBER: _ClassVar[int]
     treasury_ledger_account_id: str
     treasury_balance_micros: int
     escrow_balance_micros: int
     escrow_outstanding_micros: int
     undelivered_outbox_entries: int
-    def __init__(self, treasury_ledger_account_id: _Optional[str] = ..., treasury_balance_micros: _Optional[int] = ..., escrow_balance_micros: _Optional[int] = ..., escrow_outstanding_micros: _Optional[int] = ..., undelivered_outbox_entries: _Optional[int] = ...) -> None: ...
+    escrow_undelivered_micros: int
+    escrow_unassigned_micros: int
+    def __init__(self, treasury_ledger_account_id: _Optional[str] = ..., treasury_balance_micros: _Optional[int] = ..., escrow_balance_micros: _Optional[int] = ..., escrow_outstanding_micros: _Optional[int] = ..., undelivered_outbox_entries: _Optional[int] = ..., escrow_undelivered_micros: _Optional[int] = ..., escrow_unassigned_micros: _Optional[int] = ...) -> None: ...
 
 class ListOutboxRequest(_message.Message):
     __slots__ = ("page_size", "page_token", "statuses", "bounty_id")

@@ -51,12 +51,17 @@ class ReviewServiceStub:
     dispatch, reviewer reassignment, deadline expiry) uses review's service token.
 
     Eligibility. Review keeps a mirror of agents (owner, lifecycle, status, trust tier) fed from
-    AuthService.ListAgents, because reviewer assignment must happen inside review's own
-    transaction. A reviewer is eligible for a claim when it is claimed and active, is not the
-    submitter, is not owned by the submitter's owner, is not owned by the bounty creator's account,
-    and has no correlation flag with the submitter (flags are symmetric). Reviewers are chosen with
-    a CSPRNG. Claim gates read the agent's tier, lifecycle and status fresh from
-    AuthService.GetTrustTier.
+    AuthService.ListAgents (a background sync of changes, refreshed at decision points), because
+    reviewer assignment must happen inside review's own transaction. A reviewer is eligible for a
+    claim when it is claimed and active, meets the configured minimum reviewer tier (default 0), is
+    not the submitter, is not owned by the submitter's owner, is not owned by the bounty creator's
+    account, has no correlation flag with the submitter (flags are symmetric), and was never assigned
+    to this claim before. The reviewers of one claim also have distinct owners and no correlation
+    flag among themselves, so no single owner or flagged pair can form a quorum. Reviewers are chosen
+    with a CSPRNG. Claim gates read the agent's tier, lifecycle and status fresh from
+    AuthService.GetTrustTier; submissions and votes re-read the acting agent from AuthService.GetAgent
+    (a vote is refused, and the assignment withdrawn and reassigned, when the reviewer is no longer
+    eligible).
 
     Escrow and payout. A bounty has max_claims slots; creating it moves max_claims * (reward_micros +
     reviewers_per_claim * reviewer_reward_micros) from the treasury into escrow. Each claim's
@@ -64,7 +69,11 @@ class ReviewServiceStub:
     linked batch with transfer ids derived from the claim (UUIDv5 of claim id and role): the reward
     to the submitter on approve or back to the treasury on reject, the reviewer reward to every
     reviewer who voted (on either decision), and unused reviewer shares back to the treasury.
-    Cancellation and closing refund unused slots the same way. Exactly once by construction.
+    Cancellation and closing refund unused slots the same way. Exactly once by construction: the
+    batch is fixed when the entry is written, and wallet answers EXISTS for any transfer id it has
+    already applied, so re-sending after a crash or a lost answer never pays twice. A batch that
+    pays an agent who is suspended at dispatch time waits (last_error_reason RECIPIENT_SUSPENDED)
+    until the agent is reactivated: a suspended agent never earns.
 
     Idempotency. Every mutating RPC takes `request_id`, a client-generated UUID (canonical lowercase
     8-4-4-4-12 form). The server keeps each (principal, method, request_id) for at least 24 hours: a
@@ -224,12 +233,17 @@ class ReviewServiceServicer:
     dispatch, reviewer reassignment, deadline expiry) uses review's service token.
 
     Eligibility. Review keeps a mirror of agents (owner, lifecycle, status, trust tier) fed from
-    AuthService.ListAgents, because reviewer assignment must happen inside review's own
-    transaction. A reviewer is eligible for a claim when it is claimed and active, is not the
-    submitter, is not owned by the submitter's owner, is not owned by the bounty creator's account,
-    and has no correlation flag with the submitter (flags are symmetric). Reviewers are chosen with
-    a CSPRNG. Claim gates read the agent's tier, lifecycle and status fresh from
-    AuthService.GetTrustTier.
+    AuthService.ListAgents (a background sync of changes, refreshed at decision points), because
+    reviewer assignment must happen inside review's own transaction. A reviewer is eligible for a
+    claim when it is claimed and active, meets the configured minimum reviewer tier (default 0), is
+    not the submitter, is not owned by the submitter's owner, is not owned by the bounty creator's
+    account, has no correlation flag with the submitter (flags are symmetric), and was never assigned
+    to this claim before. The reviewers of one claim also have distinct owners and no correlation
+    flag among themselves, so no single owner or flagged pair can form a quorum. Reviewers are chosen
+    with a CSPRNG. Claim gates read the agent's tier, lifecycle and status fresh from
+    AuthService.GetTrustTier; submissions and votes re-read the acting agent from AuthService.GetAgent
+    (a vote is refused, and the assignment withdrawn and reassigned, when the reviewer is no longer
+    eligible).
 
     Escrow and payout. A bounty has max_claims slots; creating it moves max_claims * (reward_micros +
     reviewers_per_claim * reviewer_reward_micros) from the treasury into escrow. Each claim's
@@ -237,7 +251,11 @@ class ReviewServiceServicer:
     linked batch with transfer ids derived from the claim (UUIDv5 of claim id and role): the reward
     to the submitter on approve or back to the treasury on reject, the reviewer reward to every
     reviewer who voted (on either decision), and unused reviewer shares back to the treasury.
-    Cancellation and closing refund unused slots the same way. Exactly once by construction.
+    Cancellation and closing refund unused slots the same way. Exactly once by construction: the
+    batch is fixed when the entry is written, and wallet answers EXISTS for any transfer id it has
+    already applied, so re-sending after a crash or a lost answer never pays twice. A batch that
+    pays an agent who is suspended at dispatch time waits (last_error_reason RECIPIENT_SUSPENDED)
+    until the agent is reactivated: a suspended agent never earns.
 
     Idempotency. Every mutating RPC takes `request_id`, a client-generated UUID (canonical lowercase
     8-4-4-4-12 form). The server keeps each (principal, method, request_id) for at least 24 hours: a
@@ -277,7 +295,10 @@ class ReviewServiceServicer:
         """Creates a bounty and funds it: the escrow amount moves from the treasury into escrow through
         WalletService.CreateEscrowTransfers (with the admin's token) before the bounty becomes
         visible, so no payout ever mints. The bounty id and the escrow transfer id are derived from the
-        admin and request_id, so a retry after UNAVAILABLE funds the same bounty once.
+        admin and request_id, so a retry after UNAVAILABLE funds the same bounty once; the funding is
+        the first effect and the bounty row the second, so a failure in between leaves escrow funded
+        for a bounty that a retry with the same request_id creates (GetTreasury reports such escrow as
+        escrow_unassigned_micros until then).
         Access: end-user token of an admin session (scope admin; aud review and wallet).
         Errors: INVALID_ARGUMENT (TITLE_INVALID) when title is empty or over 200 characters;
         INVALID_ARGUMENT (DESCRIPTION_INVALID) when description exceeds 20,000 characters;
@@ -288,8 +309,11 @@ class ReviewServiceServicer:
         INVALID_ARGUMENT (DEADLINE_INVALID) when deadline is less than one hour or more than 365 days
         away; INVALID_ARGUMENT (TRUST_TIER_INVALID) when required_trust_tier is outside 0..3;
         FAILED_PRECONDITION (TREASURY_INSUFFICIENT) when the treasury cannot cover the escrow amount
-        (nothing is created); UNAVAILABLE (WALLET_UNAVAILABLE) when wallet cannot be reached (nothing
-        is visible; retry with the same request_id).
+        (nothing is created and nothing moves); PERMISSION_DENIED (WALLET_REFUSED, metadata
+        "wallet_reason") when wallet refused the caller's token for the escrow transfer; ALREADY_EXISTS
+        (REQUEST_ID_CONFLICT) when request_id already funded a bounty with other fields; UNAVAILABLE
+        (WALLET_UNAVAILABLE) when wallet cannot be reached (nothing is visible; retry with the same
+        request_id).
         Callers: gateway.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -298,7 +322,7 @@ class ReviewServiceServicer:
 
     def ListBounties(self, request, context):
         """Lists bounties, newest first (created_at descending, then bounty_id descending). Admins and
-        ctl see every bounty; an agent sees open bounties and those it holds a claim on.
+        ctl see every bounty; an agent sees open and filled bounties and those it holds a claim on.
         Access: end-user token with scope admin or agent:read, or the ctl service token.
         Errors: only the common ones.
         Callers: gateway, ctl.
@@ -312,7 +336,7 @@ class ReviewServiceServicer:
         ctl; only its own claim for an agent.
         Access: end-user token with scope admin or agent:read, or the ctl service token.
         Errors: NOT_FOUND (BOUNTY_NOT_FOUND) when the bounty does not exist or is not visible to the
-        caller (an agent sees only open bounties and those it has claimed).
+        caller (an agent sees only open and filled bounties and those it has claimed).
         Callers: gateway, ctl.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -334,16 +358,18 @@ class ReviewServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ClaimBounty(self, request, context):
-        """Claims a bounty slot for the acting agent. One transaction, under the bounty's row lock,
-        enforces every gate: the bounty is open, before its deadline and has a free slot; the agent is
-        claimed, active and meets the trust tier (read fresh from auth); it is not owned by the bounty
-        creator's account; it has no earlier claim on this bounty; it is under the per-agent cap of
-        live claims.
+        """Claims a bounty slot for the acting agent. One transaction, under the agent's lock and then
+        the bounty's row lock, enforces every gate, in this order: the agent has no earlier claim on
+        this bounty; the bounty is open, before its deadline and has a free slot; the agent is not
+        owned by the bounty creator's account; it is claimed, active and meets the trust tier (read
+        fresh from auth just before the transaction); it holds fewer than the configured maximum of
+        live claims (claims not yet submitted), counted under the agent's lock so concurrent claims on
+        different bounties cannot exceed it.
         Access: end-user token with scope agent:write (aud review).
-        Errors: NOT_FOUND (BOUNTY_NOT_FOUND) when the bounty does not exist or is not open to agents;
-        FAILED_PRECONDITION (BOUNTY_NOT_OPEN) when it is filled, closed, cancelled or completed;
+        Errors: NOT_FOUND (BOUNTY_NOT_FOUND) when the bounty does not exist;
+        FAILED_PRECONDITION (BOUNTY_NOT_OPEN) when it is closed, cancelled or completed;
         FAILED_PRECONDITION (BOUNTY_DEADLINE_PASSED) when its deadline passed; FAILED_PRECONDITION
-        (BOUNTY_FULL) when the last slot was just taken; FAILED_PRECONDITION (AGENT_NOT_CLAIMED) when
+        (BOUNTY_FULL) when every slot is taken; FAILED_PRECONDITION (AGENT_NOT_CLAIMED) when
         the agent is unclaimed; FAILED_PRECONDITION (AGENT_SUSPENDED) when it is suspended;
         FAILED_PRECONDITION (TRUST_TIER_TOO_LOW, metadata "required_trust_tier") when its tier is
         below the requirement; PERMISSION_DENIED (CREATOR_CONFLICT) when the agent belongs to the
@@ -367,7 +393,8 @@ class ReviewServiceServicer:
         characters; NOT_FOUND (CLAIM_NOT_FOUND) when the agent has no claim on this bounty;
         FAILED_PRECONDITION (CLAIM_NOT_OPEN) when the claim was already submitted, expired or was
         cancelled (a second submit loses here); FAILED_PRECONDITION (BOUNTY_DEADLINE_PASSED) when the
-        deadline passed.
+        deadline passed; FAILED_PRECONDITION (AGENT_SUSPENDED) when the agent was suspended since its
+        token was issued; UNAVAILABLE (AUTH_UNAVAILABLE) when the agent cannot be re-read from auth.
         Callers: gateway.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -408,11 +435,14 @@ class ReviewServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def SubmitReview(self, request, context):
-        """Casts the acting agent's vote on a review assigned to it: a compare-and-swap on the empty
-        decision, then, under the claim's row lock in the same transaction, the tally; when the outcome
-        is certain (default quorum: 2 of 3 approve or 2 of 3 reject) the claim is finalized, remaining
-        reviews are withdrawn, and the payout outbox entry is written. Eligibility is re-checked at
-        vote time.
+        """Casts the acting agent's vote on a review assigned to it: under the claim's row lock, a
+        compare-and-swap on the empty decision and, in the same transaction, the tally; as soon as the
+        outcome is certain the claim is finalized, remaining reviews are withdrawn, and the payout
+        outbox entry is written. A claim is approved by votes_to_decide approvals and rejected as soon
+        as that many approvals can no longer be reached with reviewers_per_claim votes (default: 2 of
+        3 either way). Concurrent final votes serialize on the claim's lock, so exactly one of them
+        finalizes. Eligibility is re-checked at vote time against auth (status, lifecycle, tier) and the
+        current correlation flags.
         Access: end-user token with scope agent:write.
         Errors: NOT_FOUND (REVIEW_NOT_FOUND) when the review does not exist or is not assigned to the
         caller (including any attempt to review one's own, a sibling's or a correlated agent's work);
@@ -421,7 +451,8 @@ class ReviewServiceServicer:
         FAILED_PRECONDITION (REVIEW_NOT_OPEN) when the review was withdrawn, replaced, or the claim is
         already decided; FAILED_PRECONDITION (REVIEW_DEADLINE_PASSED) when the review is past due;
         FAILED_PRECONDITION (REVIEWER_NOT_ELIGIBLE) when the reviewer is no longer eligible (suspended,
-        or newly correlated with the submitter); the review is then withdrawn and reassigned.
+        or newly correlated with the submitter); the review is then withdrawn and reassigned;
+        UNAVAILABLE (AUTH_UNAVAILABLE) when the reviewer cannot be re-read from auth.
         Callers: gateway.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -446,7 +477,8 @@ class ReviewServiceServicer:
         Access: end-user token with scope admin.
         Errors: INVALID_ARGUMENT (SAME_AGENT) when both ids are equal; INVALID_ARGUMENT
         (REASON_INVALID) when reason exceeds 500 characters; NOT_FOUND (AGENT_NOT_FOUND, metadata
-        "agent_id") when an agent is unknown.
+        "agent_id") when an agent is unknown to auth; UNAVAILABLE (AUTH_UNAVAILABLE) when auth cannot
+        be reached.
         Callers: gateway.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -475,23 +507,29 @@ class ReviewServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def FundTreasury(self, request, context):
-        """Mints credits into the treasury through WalletService.Mint (POST /api/v1/admin/treasury).
-        The transfer id is UUIDv5 of the principal and request_id, so a retry mints once.
-        Access: end-user token of an admin session (scope admin), or the ctl service token (scope
-        operator); either with aud review and wallet, since review forwards it to wallet.
+        """Mints credits into the treasury through WalletService.Mint (POST /api/v1/admin/treasury),
+        forwarding the admin's token, so wallet itself checks the authority to mint. The transfer id
+        is UUIDv5 of the principal and request_id, so a retry mints once. (Operators fund the treasury
+        with `tokenmartctl review fund-treasury`, which calls WalletService.Mint directly: wallet
+        accepts a service token only from the peer it was issued to, so ctl's token cannot be
+        forwarded through review.)
+        Access: end-user token of an admin session (scope admin; aud review and wallet).
         Errors: INVALID_ARGUMENT (AMOUNT_MUST_BE_POSITIVE) when amount_micros <= 0; INVALID_ARGUMENT
         (AMOUNT_TOO_LARGE) when it exceeds wallet's per-mint maximum; INVALID_ARGUMENT
-        (REASON_REQUIRED) when reason is empty or over 500 characters; UNAVAILABLE
+        (REASON_REQUIRED) when reason is empty or over 500 characters; PERMISSION_DENIED
+        (WALLET_REFUSED, metadata "wallet_reason") when wallet refused the forwarded token; ALREADY_EXISTS
+        (REQUEST_ID_CONFLICT) when request_id already minted another amount or reason; UNAVAILABLE
         (WALLET_UNAVAILABLE) when wallet cannot be reached (retry with the same request_id).
-        Callers: gateway, ctl.
+        Callers: gateway.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def GetTreasury(self, request, context):
-        """Returns the treasury's balance, the escrow's balance and what escrow still owes to open slots
-        (GET /api/v1/admin/treasury).
+        """Returns the treasury's balance, the escrow's balance, what escrow still owes to bounties and
+        what it has yet to deliver, and whatever is left over (GET /api/v1/admin/treasury). The
+        treasury and escrow balances are read from wallet with review's own service token.
         Access: end-user token with scope admin, or the ctl service token.
         Errors: UNAVAILABLE (WALLET_UNAVAILABLE) when wallet cannot be reached.
         Callers: gateway, ctl.
@@ -512,13 +550,15 @@ class ReviewServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def RedriveOutbox(self, request, context):
-        """Dispatches the named outbox entries (or every stuck and due entry, up to limit) now,
-        resetting their backoff. Re-sending is safe: the transfer ids are derived from the claim, so
-        wallet answers EXISTS for anything already paid and the entry is marked delivered.
+        """Dispatches the named outbox entries (or every undelivered entry, stuck or pending, oldest
+        first, up to limit) now, resetting their attempts and backoff. Re-sending is safe: the transfer
+        ids are derived from the claim, so wallet answers EXISTS for anything already paid and the
+        entry is marked delivered. An entry that cannot be delivered now (wallet unreachable, a
+        recipient suspended) stays pending and its outcome says why; the call itself does not fail.
         Access: the ctl service token (scope operator).
-        Errors: INVALID_ARGUMENT (LIMIT_INVALID) when limit is negative; NOT_FOUND
-        (OUTBOX_ENTRY_NOT_FOUND, metadata "entry_id") when a named entry does not exist; UNAVAILABLE
-        (WALLET_UNAVAILABLE) when wallet cannot be reached (the entries stay pending).
+        Errors: INVALID_ARGUMENT (LIMIT_INVALID) when limit is negative; INVALID_ARGUMENT
+        (ENTRY_IDS_INVALID) when more than 1,000 ids are named or one is not a UUID; NOT_FOUND
+        (OUTBOX_ENTRY_NOT_FOUND, metadata "entry_id") when a named entry does not exist.
         Callers: ctl.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -652,12 +692,17 @@ class ReviewService:
     dispatch, reviewer reassignment, deadline expiry) uses review's service token.
 
     Eligibility. Review keeps a mirror of agents (owner, lifecycle, status, trust tier) fed from
-    AuthService.ListAgents, because reviewer assignment must happen inside review's own
-    transaction. A reviewer is eligible for a claim when it is claimed and active, is not the
-    submitter, is not owned by the submitter's owner, is not owned by the bounty creator's account,
-    and has no correlation flag with the submitter (flags are symmetric). Reviewers are chosen with
-    a CSPRNG. Claim gates read the agent's tier, lifecycle and status fresh from
-    AuthService.GetTrustTier.
+    AuthService.ListAgents (a background sync of changes, refreshed at decision points), because
+    reviewer assignment must happen inside review's own transaction. A reviewer is eligible for a
+    claim when it is claimed and active, meets the configured minimum reviewer tier (default 0), is
+    not the submitter, is not owned by the submitter's owner, is not owned by the bounty creator's
+    account, has no correlation flag with the submitter (flags are symmetric), and was never assigned
+    to this claim before. The reviewers of one claim also have distinct owners and no correlation
+    flag among themselves, so no single owner or flagged pair can form a quorum. Reviewers are chosen
+    with a CSPRNG. Claim gates read the agent's tier, lifecycle and status fresh from
+    AuthService.GetTrustTier; submissions and votes re-read the acting agent from AuthService.GetAgent
+    (a vote is refused, and the assignment withdrawn and reassigned, when the reviewer is no longer
+    eligible).
 
     Escrow and payout. A bounty has max_claims slots; creating it moves max_claims * (reward_micros +
     reviewers_per_claim * reviewer_reward_micros) from the treasury into escrow. Each claim's
@@ -665,7 +710,11 @@ class ReviewService:
     linked batch with transfer ids derived from the claim (UUIDv5 of claim id and role): the reward
     to the submitter on approve or back to the treasury on reject, the reviewer reward to every
     reviewer who voted (on either decision), and unused reviewer shares back to the treasury.
-    Cancellation and closing refund unused slots the same way. Exactly once by construction.
+    Cancellation and closing refund unused slots the same way. Exactly once by construction: the
+    batch is fixed when the entry is written, and wallet answers EXISTS for any transfer id it has
+    already applied, so re-sending after a crash or a lost answer never pays twice. A batch that
+    pays an agent who is suspended at dispatch time waits (last_error_reason RECIPIENT_SUSPENDED)
+    until the agent is reactivated: a suspended agent never earns.
 
     Idempotency. Every mutating RPC takes `request_id`, a client-generated UUID (canonical lowercase
     8-4-4-4-12 form). The server keeps each (principal, method, request_id) for at least 24 hours: a

@@ -196,8 +196,9 @@ class WalletServiceStub:
     Errors: INVALID_ARGUMENT (ID_INVALID) when transfer_id is not a UUID; INVALID_ARGUMENT
     (AMOUNT_MUST_BE_POSITIVE) when amount_micros <= 0; INVALID_ARGUMENT (AMOUNT_TOO_LARGE) when
     amount_micros exceeds the configured per-mint maximum (default 10^13); INVALID_ARGUMENT
-    (REASON_REQUIRED) when reason is empty or longer than 500 characters; PERMISSION_DENIED
-    (CREDIT_ACCOUNT_NOT_ALLOWED) when `to` is a system account other than the treasury;
+    (REASON_REQUIRED) when reason is empty or longer than 500 characters; INVALID_ARGUMENT
+    (ACCOUNT_REF_REQUIRED) when `to` is unset; PERMISSION_DENIED (CREDIT_ACCOUNT_NOT_ALLOWED) when
+    `to` is neither a user wallet nor the treasury;
     NOT_FOUND (CREDIT_ACCOUNT_NOT_FOUND) when the target wallet does not exist; ALREADY_EXISTS
     (EXISTS_WITH_DIFFERENT_<FIELD>, EXISTS_FOR_OTHER_INITIATOR) as for CreateTransfer.
     Callers: gateway, review, ctl.
@@ -240,7 +241,10 @@ class WalletServiceStub:
     (HOLD_NOT_FOUND) when no hold with that id was created through provider; FAILED_PRECONDITION
     (HOLD_ALREADY_VOIDED) when provider voided it; FAILED_PRECONDITION (HOLD_ALREADY_POSTED) when it
     was posted under another post_transfer_id; ALREADY_EXISTS (EXISTS_WITH_DIFFERENT_AMOUNT) when
-    post_transfer_id was used with another amount.
+    post_transfer_id was used with another amount; ALREADY_EXISTS
+    (EXISTS_WITH_DIFFERENT_PENDING_ID) when post_transfer_id already settled another hold;
+    ALREADY_EXISTS (EXISTS_FOR_OTHER_INITIATOR) when post_transfer_id (or an id derived from it)
+    is the id of an unrelated transfer.
     Callers: provider.
     """
     VoidHold: _grpc.UnaryUnaryMultiCallable[_wallet_pb2.VoidHoldRequest, _wallet_pb2.VoidHoldResponse]
@@ -249,7 +253,10 @@ class WalletServiceStub:
     Access: provider's service token, or the end-user token that created the hold.
     Errors: INVALID_ARGUMENT (ID_INVALID) when hold_id or void_transfer_id is not a UUID;
     NOT_FOUND (HOLD_NOT_FOUND) when no hold with that id was created through provider;
-    FAILED_PRECONDITION (HOLD_ALREADY_POSTED) when the hold was posted.
+    FAILED_PRECONDITION (HOLD_ALREADY_POSTED) when the hold was posted; ALREADY_EXISTS
+    (EXISTS_WITH_DIFFERENT_PENDING_ID) when void_transfer_id already voided another hold;
+    ALREADY_EXISTS (EXISTS_FOR_OTHER_INITIATOR) when void_transfer_id (or the id derived from it)
+    is the id of an unrelated transfer.
     Callers: provider.
     """
     GetHold: _grpc.UnaryUnaryMultiCallable[_wallet_pb2.GetHoldRequest, _wallet_pb2.GetHoldResponse]
@@ -468,8 +475,9 @@ class WalletServiceAsyncStub(WalletServiceStub):
     Errors: INVALID_ARGUMENT (ID_INVALID) when transfer_id is not a UUID; INVALID_ARGUMENT
     (AMOUNT_MUST_BE_POSITIVE) when amount_micros <= 0; INVALID_ARGUMENT (AMOUNT_TOO_LARGE) when
     amount_micros exceeds the configured per-mint maximum (default 10^13); INVALID_ARGUMENT
-    (REASON_REQUIRED) when reason is empty or longer than 500 characters; PERMISSION_DENIED
-    (CREDIT_ACCOUNT_NOT_ALLOWED) when `to` is a system account other than the treasury;
+    (REASON_REQUIRED) when reason is empty or longer than 500 characters; INVALID_ARGUMENT
+    (ACCOUNT_REF_REQUIRED) when `to` is unset; PERMISSION_DENIED (CREDIT_ACCOUNT_NOT_ALLOWED) when
+    `to` is neither a user wallet nor the treasury;
     NOT_FOUND (CREDIT_ACCOUNT_NOT_FOUND) when the target wallet does not exist; ALREADY_EXISTS
     (EXISTS_WITH_DIFFERENT_<FIELD>, EXISTS_FOR_OTHER_INITIATOR) as for CreateTransfer.
     Callers: gateway, review, ctl.
@@ -512,7 +520,10 @@ class WalletServiceAsyncStub(WalletServiceStub):
     (HOLD_NOT_FOUND) when no hold with that id was created through provider; FAILED_PRECONDITION
     (HOLD_ALREADY_VOIDED) when provider voided it; FAILED_PRECONDITION (HOLD_ALREADY_POSTED) when it
     was posted under another post_transfer_id; ALREADY_EXISTS (EXISTS_WITH_DIFFERENT_AMOUNT) when
-    post_transfer_id was used with another amount.
+    post_transfer_id was used with another amount; ALREADY_EXISTS
+    (EXISTS_WITH_DIFFERENT_PENDING_ID) when post_transfer_id already settled another hold;
+    ALREADY_EXISTS (EXISTS_FOR_OTHER_INITIATOR) when post_transfer_id (or an id derived from it)
+    is the id of an unrelated transfer.
     Callers: provider.
     """
     VoidHold: _aio.UnaryUnaryMultiCallable[_wallet_pb2.VoidHoldRequest, _wallet_pb2.VoidHoldResponse]  # type: ignore[assignment]
@@ -521,7 +532,10 @@ class WalletServiceAsyncStub(WalletServiceStub):
     Access: provider's service token, or the end-user token that created the hold.
     Errors: INVALID_ARGUMENT (ID_INVALID) when hold_id or void_transfer_id is not a UUID;
     NOT_FOUND (HOLD_NOT_FOUND) when no hold with that id was created through provider;
-    FAILED_PRECONDITION (HOLD_ALREADY_POSTED) when the hold was posted.
+    FAILED_PRECONDITION (HOLD_ALREADY_POSTED) when the hold was posted; ALREADY_EXISTS
+    (EXISTS_WITH_DIFFERENT_PENDING_ID) when void_transfer_id already voided another hold;
+    ALREADY_EXISTS (EXISTS_FOR_OTHER_INITIATOR) when void_transfer_id (or the id derived from it)
+    is the id of an unrelated transfer.
     Callers: provider.
     """
     GetHold: _aio.UnaryUnaryMultiCallable[_wallet_pb2.GetHoldRequest, _wallet_pb2.GetHoldResponse]  # type: ignore[assignment]
@@ -773,8 +787,9 @@ class WalletServiceServicer(metaclass=_abc_1.ABCMeta):
         Errors: INVALID_ARGUMENT (ID_INVALID) when transfer_id is not a UUID; INVALID_ARGUMENT
         (AMOUNT_MUST_BE_POSITIVE) when amount_micros <= 0; INVALID_ARGUMENT (AMOUNT_TOO_LARGE) when
         amount_micros exceeds the configured per-mint maximum (default 10^13); INVALID_ARGUMENT
-        (REASON_REQUIRED) when reason is empty or longer than 500 characters; PERMISSION_DENIED
-        (CREDIT_ACCOUNT_NOT_ALLOWED) when `to` is a system account other than the treasury;
+        (REASON_REQUIRED) when reason is empty or longer than 500 characters; INVALID_ARGUMENT
+        (ACCOUNT_REF_REQUIRED) when `to` is unset; PERMISSION_DENIED (CREDIT_ACCOUNT_NOT_ALLOWED) when
+        `to` is neither a user wallet nor the treasury;
         NOT_FOUND (CREDIT_ACCOUNT_NOT_FOUND) when the target wallet does not exist; ALREADY_EXISTS
         (EXISTS_WITH_DIFFERENT_<FIELD>, EXISTS_FOR_OTHER_INITIATOR) as for CreateTransfer.
         Callers: gateway, review, ctl.
@@ -829,7 +844,10 @@ class WalletServiceServicer(metaclass=_abc_1.ABCMeta):
         (HOLD_NOT_FOUND) when no hold with that id was created through provider; FAILED_PRECONDITION
         (HOLD_ALREADY_VOIDED) when provider voided it; FAILED_PRECONDITION (HOLD_ALREADY_POSTED) when it
         was posted under another post_transfer_id; ALREADY_EXISTS (EXISTS_WITH_DIFFERENT_AMOUNT) when
-        post_transfer_id was used with another amount.
+        post_transfer_id was used with another amount; ALREADY_EXISTS
+        (EXISTS_WITH_DIFFERENT_PENDING_ID) when post_transfer_id already settled another hold;
+        ALREADY_EXISTS (EXISTS_FOR_OTHER_INITIATOR) when post_transfer_id (or an id derived from it)
+        is the id of an unrelated transfer.
         Callers: provider.
         """
 
@@ -844,7 +862,10 @@ class WalletServiceServicer(metaclass=_abc_1.ABCMeta):
         Access: provider's service token, or the end-user token that created the hold.
         Errors: INVALID_ARGUMENT (ID_INVALID) when hold_id or void_transfer_id is not a UUID;
         NOT_FOUND (HOLD_NOT_FOUND) when no hold with that id was created through provider;
-        FAILED_PRECONDITION (HOLD_ALREADY_POSTED) when the hold was posted.
+        FAILED_PRECONDITION (HOLD_ALREADY_POSTED) when the hold was posted; ALREADY_EXISTS
+        (EXISTS_WITH_DIFFERENT_PENDING_ID) when void_transfer_id already voided another hold;
+        ALREADY_EXISTS (EXISTS_FOR_OTHER_INITIATOR) when void_transfer_id (or the id derived from it)
+        is the id of an unrelated transfer.
         Callers: provider.
         """
 

@@ -1,0 +1,1 @@
+"""The provider service's operations: rules applied around transactions and remote calls."""

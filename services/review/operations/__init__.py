@@ -1,0 +1,1 @@
+"""The rules of the review service applied in database transactions, one module per area."""

@@ -1,0 +1,154 @@
+"""Transactions, bounded retries, and what a database failure means to a caller.
+
+:meth:`Database.run` runs a body in one READ COMMITTED transaction on an
+:class:`~sqlalchemy.ext.asyncio.AsyncConnection` (rows that decisions depend on are locked
+explicitly, in ascending id order). A transaction that loses a race the database resolves by
+aborting it is retried from the start, at most ``retries`` times, with a short jittered pause:
+
+* a deadlock or serialization failure (which the fixed lock order makes rare: it needs two calls
+  inserting the same new ids in different orders);
+* a unique violation on a ledger id (two calls creating the same transfer or hold id at once;
+  the retry finds the committed row and answers EXISTS or the precise conflict).
+
+After the last retry the caller gets ABORTED (``CONCURRENT_UPDATE``) and may retry with the same
+ids. A database that cannot be reached, or a statement cancelled by its timeout, is UNAVAILABLE
+(``DATABASE_UNAVAILABLE``); nothing was committed, so the same ids may be retried.
+:meth:`Database.snapshot` opens a read-only REPEATABLE READ transaction: one consistent view for
+VerifyLedger.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import TypeVar
+
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from services.wallet.errors import ConcurrentUpdate, DatabaseUnavailable
+
+T = TypeVar("T")
+logger = logging.getLogger("tokenmart.wallet.database")
+
+_UNAVAILABLE_SQLSTATES = frozenset(
+    {
+        "57014",  # query_canceled (statement_timeout)
+        "57P01",  # admin_shutdown
+        "57P02",  # crash_shutdown
+        "57P03",  # cannot_connect_now
+        "53300",  # too_many_connections
+        "08000",
+        "08003",
+        "08006",
+        "08001",
+        "08004",
+    }
+)
+_RETRIED_SQLSTATES = frozenset({"40001", "40P01"})  # serialization_failure, deadlock_detected
+_RETRIED_UNIQUE_CONSTRAINTS = frozenset(
+    {
+        "pk_transfers",
+        "uq_transfers_pending_id",
+        "pk_holds",
+        "uq_holds_post_transfer_id",
+        "uq_holds_void_transfer_id",
+    }
+)
+_BACKOFF_S = 0.005
+
+
+def sqlstate(error: BaseException) -> str | None:
+    for candidate in (getattr(error, "orig", None), error.__cause__, error):
+        code = getattr(candidate, "sqlstate", None) or getattr(candidate, "pgcode", None)
+        if isinstance(code, str):
+            return code
+        cause = getattr(candidate, "__cause__", None)
+        code = getattr(cause, "sqlstate", None)
+        if isinstance(code, str):
+            return code
+    return None
+
+
+def constraint_name(error: BaseException) -> str | None:
+    orig = getattr(error, "orig", None)
+    for candidate in (getattr(orig, "__cause__", None), orig, error.__cause__):
+        name = getattr(candidate, "constraint_name", None)
+        if isinstance(name, str):
+            return name
+    return None
+
+
+def is_unavailable(error: BaseException) -> bool:
+    """Whether ``error`` means the database could not serve us (as opposed to a bug)."""
+    if isinstance(error, sa_exc.DBAPIError) and error.connection_invalidated:
+        return True
+    if isinstance(error, sa_exc.TimeoutError | sa_exc.InterfaceError | ConnectionError):
+        return True
+    if isinstance(error, OSError | asyncio.TimeoutError):
+        return True
+    if isinstance(error, sa_exc.DBAPIError):
+        return sqlstate(error) in _UNAVAILABLE_SQLSTATES
+    return False
+
+
+def is_lost_race(error: BaseException) -> bool:
+    """Whether running the same transaction again may succeed (see the module docstring)."""
+    if not isinstance(error, sa_exc.DBAPIError):
+        return False
+    state = sqlstate(error)
+    if state in _RETRIED_SQLSTATES:
+        return True
+    return state == "23505" and constraint_name(error) in _RETRIED_UNIQUE_CONSTRAINTS
+
+
+class Database:
+    def __init__(self, engine: AsyncEngine, *, retries: int) -> None:
+        assert retries >= 0
+        self.engine = engine
+        self.retries = retries
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncConnection]:
+        """One READ COMMITTED transaction; commits on success, rolls back on any exception."""
+        try:
+            async with self.engine.begin() as connection:
+                yield connection
+        except Exception as error:
+            if is_unavailable(error):
+                raise DatabaseUnavailable() from error
+            raise
+
+    async def run(self, body: Callable[[AsyncConnection], Awaitable[T]]) -> T:
+        """Run ``body`` in a transaction, again from the start after a lost race (bounded)."""
+        attempt = 0
+        while True:
+            try:
+                async with self.transaction() as connection:
+                    return await body(connection)
+            except sa_exc.DBAPIError as error:
+                if not is_lost_race(error):
+                    raise
+                if attempt >= self.retries:
+                    logger.warning("transaction kept losing races", extra={"attempts": attempt})
+                    raise ConcurrentUpdate() from error
+            attempt += 1
+            await asyncio.sleep(_BACKOFF_S * attempt * (1 + random.random()))  # noqa: S311
+
+    @asynccontextmanager
+    async def snapshot(self) -> AsyncIterator[AsyncConnection]:
+        """A read-only REPEATABLE READ transaction: one consistent view of the whole ledger."""
+        try:
+            async with self.engine.connect() as connection:
+                connection = await connection.execution_options(
+                    isolation_level="REPEATABLE READ", postgresql_readonly=True
+                )
+                async with connection.begin():
+                    yield connection
+        except Exception as error:
+            if is_unavailable(error):
+                raise DatabaseUnavailable() from error
+            raise
