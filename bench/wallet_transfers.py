@@ -111,7 +111,9 @@ async def _run(clients: int, duration_s: float, call: Callable[[], Awaitable[int
     async def client() -> None:
         nonlocal done
         while time.monotonic() < deadline:
-            done += await call()
+            # Not `done += await call()`: that reads `done` before awaiting and loses updates.
+            moved = await call()
+            done += moved
 
     started = time.monotonic()
     await asyncio.gather(*(client() for _ in range(clients)))
