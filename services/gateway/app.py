@@ -28,6 +28,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
 from tokenmart.auth.v1 import auth_pb2_grpc
+from tokenmart.provider.v1 import provider_pb2_grpc
 from tokenmart.review.v1 import review_pb2_grpc
 from tokenmart.wallet.v1 import wallet_pb2_grpc
 
@@ -49,8 +50,9 @@ from services.gateway.middleware import (
 )
 from services.gateway.ratelimit import RateLimiter, RateLimitRules, Rule
 from services.gateway.ratelimit_guard import EdgeLimits
+from services.gateway.renderers import with_inference_renderers
 from services.gateway.rendering import ERROR_RENDERERS, ErrorRenderers, PlatformErrorEnvelope
-from services.gateway.routes import accounts, agents, keys, review, wallet
+from services.gateway.routes import accounts, agents, inference, keys, review, wallet
 from services.gateway.routes.common import Edge
 from services.gateway.settings import GatewaySettings
 
@@ -107,7 +109,7 @@ def create_app(
     ``authenticator_class`` exists for the authentication benchmark, which measures the same
     routes with the per-request call to auth taken out.
     """
-    renderers = ERROR_RENDERERS
+    renderers = with_inference_renderers(ERROR_RENDERERS)
     limiter = limiter or RateLimiter.from_url(
         settings.redis_url, identity_key=settings.rate_limit_key
     )
@@ -124,6 +126,7 @@ def create_app(
         review=review_pb2_grpc.ReviewServiceStub(backends.channel("review")),
         authenticator=authenticator_class(auth, limits, cache_max_s=settings.auth_cache_ms / 1000),
         limits=limits,
+        provider=provider_pb2_grpc.ProviderServiceStub(backends.channel("provider")),
     )
     app = FastAPI(
         title=TITLE,
@@ -168,7 +171,7 @@ def create_app(
         RequestContextMiddleware, renderers=renderers, trusted_proxies=settings.trusted_proxies
     )
     app.include_router(_operations_router(backends))
-    for routes in (accounts, agents, keys, wallet, review):
+    for routes in (accounts, agents, keys, wallet, review, inference):
         app.include_router(routes.router(edge))
     return app
 

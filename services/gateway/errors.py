@@ -194,6 +194,23 @@ REASON_TO_HTTP: Final[Mapping[str, int]] = MappingProxyType(
         # The backend refused the gateway itself: a deployment fault the caller cannot fix,
         # so it must not look like the caller's own missing permission.
         "PEER_NOT_ALLOWED": HTTPStatus.INTERNAL_SERVER_ERROR,
+        # Inference (provider). A key's budget is money too.
+        "KEY_BUDGET_EXCEEDED": HTTPStatus.PAYMENT_REQUIRED,
+        # Upstream refusing *our* provider key or account is a bad gateway for the caller,
+        # never their own 401/402.
+        "UPSTREAM_AUTH_FAILED": HTTPStatus.BAD_GATEWAY,
+        "UPSTREAM_PAYMENT_REQUIRED": HTTPStatus.BAD_GATEWAY,
+        "UPSTREAM_UNAVAILABLE": HTTPStatus.BAD_GATEWAY,
+        "UPSTREAM_RATE_LIMITED": HTTPStatus.TOO_MANY_REQUESTS,
+        "UPSTREAM_TIMEOUT": HTTPStatus.GATEWAY_TIMEOUT,
+        "UPSTREAM_BAD_REQUEST": HTTPStatus.BAD_REQUEST,
+        "MODEL_NOT_FOUND": HTTPStatus.NOT_FOUND,
+        "MODEL_NOT_ALLOWED": HTTPStatus.FORBIDDEN,
+        # The caller's provider-key configuration cannot serve the request.
+        "NO_PROVIDER_KEY": HTTPStatus.FAILED_DEPENDENCY,
+        "BYOK_DECRYPTION_FAILED": HTTPStatus.FAILED_DEPENDENCY,
+        "GENERATION_EXISTS": HTTPStatus.CONFLICT,
+        "WALLET_UNAVAILABLE": HTTPStatus.SERVICE_UNAVAILABLE,
     }
 )
 """ErrorInfo reason → HTTP status, overriding :data:`GRPC_TO_HTTP` for errors the table maps."""
@@ -238,6 +255,7 @@ def describe_rpc_error(error: grpc.aio.AioRpcError) -> RpcFailure:
             status = REASON_TO_HTTP.get(reason, status)
     if status >= HTTPStatus.INTERNAL_SERVER_ERROR and status not in (
         HTTPStatus.NOT_IMPLEMENTED,
+        HTTPStatus.BAD_GATEWAY,
         HTTPStatus.SERVICE_UNAVAILABLE,
         HTTPStatus.GATEWAY_TIMEOUT,
     ):

@@ -10,6 +10,7 @@ import orjson
 from pydantic import BaseModel, ConfigDict
 from starlette.responses import Response
 from tokenmart.auth.v1 import auth_pb2_grpc
+from tokenmart.provider.v1 import provider_pb2_grpc
 from tokenmart.review.v1 import review_pb2_grpc
 from tokenmart.wallet.v1 import wallet_pb2_grpc
 
@@ -36,3 +37,4 @@ class Edge:
     review: review_pb2_grpc.ReviewServiceStub
     authenticator: Authenticator
     limits: EdgeLimits
+    provider: provider_pb2_grpc.ProviderServiceStub | None = None
