@@ -46,13 +46,15 @@ def main(duration_s: int, connections: int) -> None:
     with running_stack(gateway_env={"TOKENMART_GATEWAY_IP_FLOOD_PER_MINUTE": "10000000"}) as stack:
         headers = _session(stack.gateway_url)
         baseline_port = free_port()
-        stack.spawn(
+        stack.spawn_module(
+            "baseline-gateway",
             "bench.gateway_without_auth",
             {**stack.environments["gateway"], "TOKENMART_GATEWAY_PORT": str(baseline_port)},
         )
         baseline_url = f"http://127.0.0.1:{baseline_port}"
         uncached_port = free_port()
-        stack.spawn(
+        stack.spawn_module(
+            "uncached-gateway",
             "services.gateway",
             {
                 **stack.environments["gateway"],

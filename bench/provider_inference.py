@@ -241,8 +241,7 @@ async def _measure(
 ) -> list[Result]:
     byok, platform = await _principals(stack)
     processes = {
-        name: psutil.Process(process.pid)
-        for name, process in zip(("auth", "wallet", "provider"), stack.processes, strict=False)
+        name: psutil.Process(stack.processes[name].pid) for name in ("auth", "wallet", "provider")
     }
     processes["standin"] = psutil.Process(standin_pid)
     session = create_session(
