@@ -3,11 +3,23 @@
 Each service connects as its own runtime role, which can reach only its own schema (the grants
 make this true, not the code). Money columns are BIGINT micro-credits, keys are UUIDs, times
 are ``timestamptz``; constraint names follow one naming convention so migrations are stable.
+
+Stale pooled connections (PostgreSQL restarted, a backend terminated, a proxy timed out) are
+caught by pinging a connection at checkout only when it has sat idle in the pool for longer than
+``PING_AFTER_IDLE_S``: a busy pool skips the extra round trip that SQLAlchemy's ``pool_pre_ping``
+would add to every transaction, while a connection that has been idle long enough to have gone
+stale is tested first and transparently replaced. A connection that dies while in use fails its
+statement; SQLAlchemy then invalidates it, and the service maps that to UNAVAILABLE (every
+mutating RPC is idempotent by request id, so the caller retries safely).
 """
 
 from __future__ import annotations
 
-from sqlalchemy import MetaData
+import time
+from typing import Any
+
+from sqlalchemy import MetaData, event
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
@@ -36,12 +48,39 @@ def sync_url(url: str) -> str:
     return make_url(url).set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
 
 
+PING_AFTER_IDLE_S = 1.0
+_LAST_USED = "tokenmart_last_used"
+
+
+def ping_idle_connections(engine: AsyncEngine, *, idle_s: float = PING_AFTER_IDLE_S) -> None:
+    """Ping a pooled connection at checkout if it was idle for more than ``idle_s`` seconds."""
+
+    def connected(dbapi_connection: Any, record: Any) -> None:
+        record.info[_LAST_USED] = time.monotonic()
+
+    def checked_in(dbapi_connection: Any, record: Any) -> None:
+        record.info[_LAST_USED] = time.monotonic()
+
+    def checked_out(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+        last_used = record.info.get(_LAST_USED)
+        if last_used is not None and time.monotonic() - last_used <= idle_s:
+            return
+        try:
+            dbapi_connection.ping()
+        except Exception as error:
+            # The pool discards this connection and checks out (or opens) another.
+            raise sa_exc.DisconnectionError() from error
+
+    event.listen(engine.sync_engine, "connect", connected)
+    event.listen(engine.sync_engine, "checkin", checked_in)
+    event.listen(engine.sync_engine, "checkout", checked_out)
+
+
 def create_engine(settings: DatabaseSettings, *, application_name: str) -> AsyncEngine:
-    return create_async_engine(
+    engine = create_async_engine(
         async_url(settings.url),
         pool_size=settings.pool_size,
         max_overflow=settings.max_overflow,
-        pool_pre_ping=True,
         connect_args={
             "server_settings": {
                 "application_name": application_name,
@@ -50,3 +89,5 @@ def create_engine(settings: DatabaseSettings, *, application_name: str) -> Async
             }
         },
     )
+    ping_idle_connections(engine)
+    return engine

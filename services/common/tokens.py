@@ -362,8 +362,28 @@ class _CachedKey:
     not_after_s: float | None
 
 
+VERIFIED_CACHE_MAX = 4096
+"""How many tokens whose signatures were checked are remembered (the oldest is dropped first)."""
+
+
+@dataclass(frozen=True)
+class _Verified:
+    """A token whose signature one key verified, and the claims it carried."""
+
+    key: _CachedKey
+    claims: Mapping[str, Any]
+
+
 class AccessTokenVerifier:
-    """Verifies auth's access tokens for one audience; safe to share within one event loop."""
+    """Verifies auth's access tokens for one audience; safe to share within one event loop.
+
+    A caller presents the same token on many calls (it lives for minutes), so the result of the
+    expensive part, parsing and checking the Ed25519 signature, is remembered per token string
+    for as long as the key that verified it is the one published under its ``kid``. Every
+    time-dependent check (expiry, not-before, key validity) and every claim check runs again on
+    each call, so a cached token is refused at exactly the moment an uncached one would be; a
+    key withdrawn or replaced by auth stops matching at the next key refresh.
+    """
 
     def __init__(
         self,
@@ -399,6 +419,7 @@ class AccessTokenVerifier:
         self._attempted_at: float | None = None
         self._last_attempt_failed = False
         self._in_flight: asyncio.Task[None] | None = None
+        self._verified: dict[str, _Verified] = {}
 
     @property
     def audience(self) -> str:
@@ -412,20 +433,36 @@ class AccessTokenVerifier:
         """The principal of a valid token, or an ``Unauthenticated`` subclass saying why not."""
         if not token:
             raise AccessTokenMissing()
+        remembered = self._verified.get(token)
+        if remembered is not None:
+            key = await self._key_for(remembered.key.key_id)
+            if key is remembered.key:
+                now = self._check_key_time(key)
+                return self._principal(remembered.claims, token=token, key=key, now=now)
+            del self._verified[token]  # auth republished its keys: verify against them again
         header = _parse_header(token)
         key = await self._key_for(_checked_kid(header))
-        now = self._clock()
-        if now + self._leeway_s < key.not_before_s:
-            raise AccessTokenInvalid("signing key not yet valid")
-        if key.not_after_s is not None and now >= key.not_after_s:
-            raise AccessTokenInvalid("signing key retired")
+        now = self._check_key_time(key)
         try:
             claims: dict[str, Any] = jwt.decode(
                 token, key.public_key, algorithms=[ALGORITHM], options=_SIGNATURE_ONLY
             )
         except jwt.InvalidTokenError:
             raise AccessTokenInvalid("signature") from None
-        return self._principal(claims, token=token, key=key, now=now)
+        principal = self._principal(claims, token=token, key=key, now=now)
+        if len(self._verified) >= VERIFIED_CACHE_MAX:
+            del self._verified[next(iter(self._verified))]
+        self._verified[token] = _Verified(key=key, claims=claims)
+        return principal
+
+    def _check_key_time(self, key: _CachedKey) -> float:
+        """The current time, once the key is checked to be valid at it."""
+        now = self._clock()
+        if now + self._leeway_s < key.not_before_s:
+            raise AccessTokenInvalid("signing key not yet valid")
+        if key.not_after_s is not None and now >= key.not_after_s:
+            raise AccessTokenInvalid("signing key retired")
+        return now
 
     # -- keys ----------------------------------------------------------------------------------
 

@@ -1211,3 +1211,67 @@ async def test_auth_public_keys_fetches_over_mtls_through_open_channel(
     finally:
         await channel.close()
         await server.stop(0)
+
+
+# ---------------------------------------------------------------------------------------------
+# The per-token memory of checked signatures
+
+
+async def test_a_token_seen_again_skips_only_the_signature_check(
+    verifier: AccessTokenVerifier, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    decoded: list[str] = []
+    real_decode = jwt.decode
+
+    def counting_decode(token: str, *args: Any, **kwargs: Any) -> Any:
+        decoded.append(token)
+        return real_decode(token, *args, **kwargs)
+
+    monkeypatch.setattr("services.common.tokens.jwt.decode", counting_decode)
+    token = sign(agent_claims())
+    first = await verifier.verify(token)
+    again = await verifier.verify(token)
+    assert decoded == [token]
+    assert again == first
+
+
+async def test_a_remembered_token_still_expires_on_time(
+    verifier: AccessTokenVerifier, clock: Clock
+) -> None:
+    token = sign(agent_claims(iat=int(NOW) - 100, nbf=int(NOW) - 100, exp=int(NOW) + 10))
+    await verifier.verify(token)
+    clock.now = NOW + 14.9
+    await verifier.verify(token)
+    clock.now = NOW + 15
+    assert (await rejected(verifier, token, AccessTokenExpired)).detail == "exp passed"
+
+
+async def test_a_remembered_token_dies_with_its_withdrawn_key(
+    verifier: AccessTokenVerifier, clock: Clock, source: StaticKeys
+) -> None:
+    token = sign(agent_claims(iat=int(NOW), nbf=int(NOW), exp=int(NOW) + 280))
+    await verifier.verify(token)
+    source.keys = []  # auth stopped publishing the key (compromise response)
+    clock.now = NOW + 61  # the next refresh sees it
+    assert (await rejected(verifier, token)).detail == "unknown kid"
+
+
+async def test_a_remembered_token_is_checked_again_when_its_kid_gets_another_key(
+    verifier: AccessTokenVerifier, clock: Clock, source: StaticKeys
+) -> None:
+    token = sign(agent_claims(iat=int(NOW), nbf=int(NOW), exp=int(NOW) + 280))
+    await verifier.verify(token)
+    impostor = SigningKey.generate(SIGNER.kid)  # same kid, other key material
+    source.keys = [impostor.published()]
+    clock.now = NOW + 61
+    assert (await rejected(verifier, token)).detail == "signature"
+
+
+async def test_the_memory_of_checked_tokens_is_bounded(
+    verifier: AccessTokenVerifier, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("services.common.tokens.VERIFIED_CACHE_MAX", 3)
+    tokens = [sign(agent_claims(jti=str(uuid.uuid4()))) for _ in range(5)]
+    for token in tokens:
+        await verifier.verify(token)
+    assert list(verifier._verified) == tokens[2:]

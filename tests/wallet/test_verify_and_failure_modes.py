@@ -196,3 +196,37 @@ async def test_an_unreachable_database_is_unavailable_and_retrying_is_safe(
         assert await world.available(bob) == CREDIT
         verified = await world.verify()
         assert verified.ok
+
+
+async def test_dropped_database_connections_cost_the_next_call_nothing(
+    start_wallet_server: StartWallet,
+    auth_server: AuthServerHandle,
+    fresh_wallet_database: ServiceDatabase,
+    fresh_admin_url: str,
+) -> None:
+    server = start_wallet_server(database=fresh_wallet_database)
+    async with world_for(server, auth_server) as world:
+        agent = await world.funded_agent(5 * CREDIT)
+        bob = await world.agent()
+        metadata = await world.token(agent.api_key)
+        for round_ in range(3):
+            # Every pooled connection dies (a failover, an operator's pg_terminate_backend)
+            # while the pool is busy, so the checkout ping is skipped: the dead connection is
+            # found by the call's first statement and replaced, and the call still succeeds.
+            with psycopg.connect(fresh_admin_url, autocommit=True) as admin:
+                admin.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = %s",
+                    (fresh_wallet_database.runtime_role,),
+                )
+            response = await world.gateway.CreateTransfer(
+                wallet_pb2.CreateTransferRequest(
+                    request_id=rid(),
+                    transfer_id=rid(),
+                    to_agent_id=bob.agent_id,
+                    amount_micros=CREDIT,
+                ),
+                metadata=metadata,
+            )
+            assert response.result == wallet_pb2.CREATE_TRANSFER_RESULT_OK, round_
+        assert await world.available(bob) == 3 * CREDIT
+        assert (await world.verify()).ok

@@ -11,8 +11,12 @@ aborting it is retried from the start, at most ``retries`` times, with a short j
   the retry finds the committed row and answers EXISTS or the precise conflict).
 
 After the last retry the caller gets ABORTED (``CONCURRENT_UPDATE``) and may retry with the same
-ids. A database that cannot be reached, or a statement cancelled by its timeout, is UNAVAILABLE
-(``DATABASE_UNAVAILABLE``); nothing was committed, so the same ids may be retried.
+ids. A pooled connection found dead by the first statement (the database restarted or the
+backend was terminated while the connection sat in a busy pool, see
+:mod:`services.common.db`) is retried once on a fresh connection: the body is idempotent by
+request id and transfer ids, so even a COMMIT whose outcome was lost replays rather than
+repeats. A database that cannot be reached, or a statement cancelled by its timeout, is
+UNAVAILABLE (``DATABASE_UNAVAILABLE``); nothing was committed, so the same ids may be retried.
 :meth:`Database.snapshot` opens a read-only REPEATABLE READ transaction: one consistent view for
 VerifyLedger.
 """
@@ -125,10 +129,18 @@ class Database:
     async def run(self, body: Callable[[AsyncConnection], Awaitable[T]]) -> T:
         """Run ``body`` in a transaction, again from the start after a lost race (bounded)."""
         attempt = 0
+        reconnected = False
         while True:
             try:
                 async with self.transaction() as connection:
                     return await body(connection)
+            except DatabaseUnavailable as unavailable:
+                cause = unavailable.__cause__
+                dead = isinstance(cause, sa_exc.DBAPIError) and cause.connection_invalidated
+                if not dead or reconnected:
+                    raise
+                reconnected = True
+                continue
             except sa_exc.DBAPIError as error:
                 if not is_lost_race(error):
                     raise
