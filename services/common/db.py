@@ -15,6 +15,7 @@ mutating RPC is idempotent by request id, so the caller retries safely).
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
@@ -23,6 +24,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from services.common.errors import TokenMartError
 from services.common.settings import DatabaseSettings
 
 NAMING_CONVENTION = {
@@ -91,3 +93,70 @@ def create_engine(settings: DatabaseSettings, *, application_name: str) -> Async
     )
     ping_idle_connections(engine)
     return engine
+
+
+# -- what a database error means ---------------------------------------------------------------
+
+UNAVAILABLE_SQLSTATES = frozenset(
+    {
+        "57014",  # query_canceled (statement_timeout)
+        "57P01",  # admin_shutdown
+        "57P02",  # crash_shutdown
+        "57P03",  # cannot_connect_now
+        "53300",  # too_many_connections
+        "08000",  # connection_exception
+        "08003",  # connection_does_not_exist
+        "08006",  # connection_failure
+        "08001",  # sqlclient_unable_to_establish_sqlconnection
+        "08004",  # sqlserver_rejected_establishment_of_sqlconnection
+    }
+)
+
+
+def sqlstate(error: BaseException) -> str | None:
+    """The SQLSTATE behind a SQLAlchemy/asyncpg error, wherever the driver put it."""
+    for candidate in (getattr(error, "orig", None), error.__cause__, error):
+        code = getattr(candidate, "sqlstate", None) or getattr(candidate, "pgcode", None)
+        if isinstance(code, str):
+            return code
+        cause = getattr(candidate, "__cause__", None)
+        code = getattr(cause, "sqlstate", None)
+        if isinstance(code, str):
+            return code
+    return None
+
+
+def is_unavailable(error: BaseException) -> bool:
+    """Whether ``error`` means the database could not serve us (as opposed to a bug)."""
+    if isinstance(error, sa_exc.DBAPIError) and error.connection_invalidated:
+        return True
+    if isinstance(error, sa_exc.TimeoutError | sa_exc.InterfaceError | ConnectionError):
+        return True
+    if isinstance(error, OSError | asyncio.TimeoutError):
+        return True
+    if isinstance(error, sa_exc.DBAPIError):
+        return sqlstate(error) in UNAVAILABLE_SQLSTATES
+    return False
+
+
+def constraint_name(error: BaseException) -> str | None:
+    """The name of the constraint an INSERT or UPDATE violated."""
+    orig = getattr(error, "orig", None)
+    for candidate in (getattr(orig, "__cause__", None), orig, error.__cause__):
+        name = getattr(candidate, "constraint_name", None)
+        if isinstance(name, str):
+            return name
+    return None
+
+
+def lock_not_available(error: BaseException) -> bool:
+    """Whether a ``FOR UPDATE NOWAIT`` found the row locked by another transaction."""
+    return sqlstate(error) == "55P03"
+
+
+class RecordedRefusal(Exception):
+    """Refuse the request, but commit what the transaction wrote first (e.g. an audit entry)."""
+
+    def __init__(self, error: TokenMartError) -> None:
+        super().__init__(error.reason)
+        self.error = error

@@ -37,7 +37,7 @@ from services.auth.operations.runtime import Caller, Runtime, record
 from services.auth.store import accounts as store
 from services.auth.store import agents as agent_store
 from services.auth.store import counters
-from services.auth.store.database import RecordedRefusal, constraint_name, lock_not_available
+from services.common.db import RecordedRefusal, constraint_name, lock_not_available
 
 EMAIL_UNIQUE = "uq_accounts_email"
 

@@ -31,7 +31,7 @@ from services.auth.operations.runtime import Caller, Runtime, record
 from services.auth.store import agents as store
 from services.auth.store import counters
 from services.auth.store import keys as key_store
-from services.auth.store.database import RecordedRefusal, constraint_name
+from services.common.db import RecordedRefusal, constraint_name
 from services.common.errors import TokenMartError
 
 NAME_UNIQUE = "uq_agents_name_normalised"

@@ -32,7 +32,7 @@ from services.auth.operations.runtime import Runtime, record
 from services.auth.store import accounts as account_store
 from services.auth.store import agents as agent_store
 from services.auth.store import keys as key_store
-from services.auth.store.database import RecordedRefusal
+from services.common.db import RecordedRefusal
 from services.common.errors import PermissionDenied
 
 ALL_AUDIENCES = frozenset(Audience)

@@ -37,7 +37,7 @@ from services.auth.operations.common import checked, decode_position, next_page_
 from services.auth.operations.runtime import Caller, Runtime, record
 from services.auth.store import agents as agent_store
 from services.auth.store import keys as store
-from services.auth.store.database import lock_not_available
+from services.common.db import lock_not_available
 
 
 def _is_management(principal: Principal) -> bool:

@@ -13,80 +13,16 @@ request id, since nothing was committed).
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import TypeVar
 
-from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from services.auth.errors import DatabaseUnavailable
-from services.common.errors import TokenMartError
+from services.common.db import RecordedRefusal, is_unavailable
 
 T = TypeVar("T")
-
-_UNAVAILABLE_SQLSTATES = frozenset(
-    {
-        "57014",  # query_canceled (statement_timeout)
-        "57P01",  # admin_shutdown
-        "57P02",  # crash_shutdown
-        "57P03",  # cannot_connect_now
-        "53300",  # too_many_connections
-        "08000",
-        "08003",
-        "08006",
-        "08001",
-        "08004",
-    }
-)
-
-
-class RecordedRefusal(Exception):
-    """Refuse the request, but commit what the transaction wrote first (e.g. an audit entry)."""
-
-    def __init__(self, error: TokenMartError) -> None:
-        super().__init__(error.reason)
-        self.error = error
-
-
-def _sqlstate(error: BaseException) -> str | None:
-    for candidate in (getattr(error, "orig", None), error.__cause__, error):
-        code = getattr(candidate, "sqlstate", None) or getattr(candidate, "pgcode", None)
-        if isinstance(code, str):
-            return code
-        cause = getattr(candidate, "__cause__", None)
-        code = getattr(cause, "sqlstate", None)
-        if isinstance(code, str):
-            return code
-    return None
-
-
-def is_unavailable(error: BaseException) -> bool:
-    """Whether ``error`` means the database could not serve us (as opposed to a bug)."""
-    if isinstance(error, sa_exc.DBAPIError) and error.connection_invalidated:
-        return True
-    if isinstance(error, (sa_exc.TimeoutError, sa_exc.InterfaceError, ConnectionError)):
-        return True
-    if isinstance(error, OSError | asyncio.TimeoutError):
-        return True
-    if isinstance(error, sa_exc.DBAPIError):
-        return _sqlstate(error) in _UNAVAILABLE_SQLSTATES
-    return False
-
-
-def constraint_name(error: sa_exc.IntegrityError) -> str | None:
-    """The name of the constraint an INSERT or UPDATE violated."""
-    for candidate in (getattr(error.orig, "__cause__", None), error.orig):
-        name = getattr(candidate, "constraint_name", None)
-        if isinstance(name, str):
-            return name
-    return None
-
-
-def lock_not_available(error: sa_exc.DBAPIError) -> bool:
-    """Whether a ``FOR UPDATE NOWAIT`` found the row locked by another transaction."""
-    return _sqlstate(error) == "55P03"
 
 
 class Database:

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.common.db import RecordedRefusal
 from services.common.tokens import Scope
 from services.review import errors
 from services.review.domain import payouts, validation
@@ -51,7 +52,6 @@ from services.review.store import agents as agent_store
 from services.review.store import bounties as bounty_store
 from services.review.store import claims as store
 from services.review.store import outbox as outbox_store
-from services.review.store.database import RecordedRefusal
 
 
 async def reviewer_facts(runtime: Runtime, agent_id: uuid.UUID) -> AgentFacts:

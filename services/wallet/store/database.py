@@ -33,25 +33,12 @@ from typing import TypeVar
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from services.common.db import constraint_name, is_unavailable, sqlstate
 from services.wallet.errors import ConcurrentUpdate, DatabaseUnavailable
 
 T = TypeVar("T")
 logger = logging.getLogger("tokenmart.wallet.database")
 
-_UNAVAILABLE_SQLSTATES = frozenset(
-    {
-        "57014",  # query_canceled (statement_timeout)
-        "57P01",  # admin_shutdown
-        "57P02",  # crash_shutdown
-        "57P03",  # cannot_connect_now
-        "53300",  # too_many_connections
-        "08000",
-        "08003",
-        "08006",
-        "08001",
-        "08004",
-    }
-)
 _RETRIED_SQLSTATES = frozenset({"40001", "40P01"})  # serialization_failure, deadlock_detected
 _RETRIED_UNIQUE_CONSTRAINTS = frozenset(
     {
@@ -63,40 +50,6 @@ _RETRIED_UNIQUE_CONSTRAINTS = frozenset(
     }
 )
 _BACKOFF_S = 0.005
-
-
-def sqlstate(error: BaseException) -> str | None:
-    for candidate in (getattr(error, "orig", None), error.__cause__, error):
-        code = getattr(candidate, "sqlstate", None) or getattr(candidate, "pgcode", None)
-        if isinstance(code, str):
-            return code
-        cause = getattr(candidate, "__cause__", None)
-        code = getattr(cause, "sqlstate", None)
-        if isinstance(code, str):
-            return code
-    return None
-
-
-def constraint_name(error: BaseException) -> str | None:
-    orig = getattr(error, "orig", None)
-    for candidate in (getattr(orig, "__cause__", None), orig, error.__cause__):
-        name = getattr(candidate, "constraint_name", None)
-        if isinstance(name, str):
-            return name
-    return None
-
-
-def is_unavailable(error: BaseException) -> bool:
-    """Whether ``error`` means the database could not serve us (as opposed to a bug)."""
-    if isinstance(error, sa_exc.DBAPIError) and error.connection_invalidated:
-        return True
-    if isinstance(error, sa_exc.TimeoutError | sa_exc.InterfaceError | ConnectionError):
-        return True
-    if isinstance(error, OSError | asyncio.TimeoutError):
-        return True
-    if isinstance(error, sa_exc.DBAPIError):
-        return sqlstate(error) in _UNAVAILABLE_SQLSTATES
-    return False
 
 
 def is_lost_race(error: BaseException) -> bool:
