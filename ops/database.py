@@ -16,12 +16,14 @@ idempotent: re-running resets passwords to the given ones and changes nothing el
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
 from alembic import command
 from alembic.config import Config
+from alembic.script import ScriptDirectory
 from psycopg import sql
 from sqlalchemy.engine import URL, make_url
 
@@ -176,3 +178,33 @@ def migrate(item: ServiceDatabase) -> None:
 def check(item: ServiceDatabase) -> None:
     """Fail if the service's models and migrations have drifted apart."""
     command.check(alembic_config(item))
+
+
+MIGRATE_LOCK_KEY = 0x746F6B656E6D7274
+"""The advisory lock that serialises ``migrate_all`` runs on one database ("tokenmrt")."""
+
+
+def migrate_all(
+    admin_url: str, *, prefix: str, passwords: Mapping[str, str]
+) -> dict[str, ServiceDatabase]:
+    """Provision every domain service and migrate each schema to head, as one serialised run.
+
+    A Kubernetes Job may start a second pod while the first still runs (a retry after a lost
+    node, an overlapping rollout), and compose may be brought up twice: without the lock, two
+    runs race on CREATE ROLE and on Alembic's version table. The lock is held on a connection of
+    its own and released when it closes, even if this process dies.
+    """
+    url = make_url(admin_url)
+    if not url.database:
+        raise ValueError("the admin URL must name a database")
+    with psycopg.connect(_psycopg_dsn(url), autocommit=True) as lock:
+        lock.execute("SELECT pg_advisory_lock(%s)", (MIGRATE_LOCK_KEY,))
+        databases = provision(admin_url, prefix=prefix, passwords=dict(passwords))
+        for item in databases.values():
+            migrate(item)
+    return databases
+
+
+def head_revision(item: ServiceDatabase) -> str | None:
+    """The newest revision among the service's migrations (what ``migrate`` brings it to)."""
+    return ScriptDirectory.from_config(alembic_config(item)).get_current_head()
