@@ -42,15 +42,15 @@ test: venv ## Set everything up, lint, and run the whole suite against real Post
 
 .PHONY: lint
 lint: venv ## Ruff (lint and format check), mypy strict, and the import boundaries.
-	@$(VENV)/bin/ruff check services ops tests
-	@$(VENV)/bin/ruff format --check services ops tests
+	@$(VENV)/bin/ruff check services ops tokenmart_client tests
+	@$(VENV)/bin/ruff format --check services ops tokenmart_client tests
 	@$(VENV)/bin/mypy
 	@$(VENV)/bin/lint-imports
 
 .PHONY: format
 format: venv ## Format the code with ruff.
-	@$(VENV)/bin/ruff format services ops tests
-	@$(VENV)/bin/ruff check --fix services ops tests
+	@$(VENV)/bin/ruff format services ops tokenmart_client tests
+	@$(VENV)/bin/ruff check --fix services ops tokenmart_client tests
 
 .PHONY: lock
 lock: venv ## Re-pin requirements.lock (with hashes) from requirements.in.
@@ -73,3 +73,7 @@ bench: venv ## Run the benchmarks (each prints its baseline from the same run).
 	@$(PY) -m bench.wallet_transfers
 	@$(PY) -m bench.provider_http_client
 	@$(PY) -m bench.provider_inference
+
+.PHONY: soak
+soak: venv ## Fault-injection soak (180 s): kill -9 every process, Redis, PG; verify invariants.
+	@$(PY) -m bench.soak --duration 180 $(SOAK_ARGS)
