@@ -2,8 +2,11 @@
 
 Every money-moving route requires an ``Idempotency-Key`` header: the transfer id is derived from
 it and the caller (UUIDv5), so a retried request never moves credits twice and two callers who
-pick the same key never collide. A replay answers 200 with the original transfer; a reuse with a
-different body is 409 with the ledger's ``EXISTS_WITH_DIFFERENT_<FIELD>`` reason. Amounts are
+pick the same key never collide. The request id is derived from the same key, so a replay gets
+wallet's stored first answer, byte for byte: the same status (201), transfer and balance, as
+Stripe-style idempotency does (``replayed`` is true, with 200, only when wallet finds the
+transfer id already used by an earlier request id). A reuse with a different body is 409 with
+the ledger's ``EXISTS_WITH_DIFFERENT_<FIELD>`` reason. Amounts are
 integers in micro-credits (1 credit = 1,000,000): floats and strings are refused.
 """
 
