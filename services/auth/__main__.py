@@ -17,7 +17,9 @@ def main() -> None:
     run_service(
         settings.common,
         allowlist=access.allowlist(reflection=settings.common.server.reflection),
-        registrations=lambda engine: server.registrations(server.build_runtime(settings, engine)),
+        registrations=lambda engine, metrics: server.registrations(
+            server.build_runtime(settings, engine, client_metrics=metrics.client)
+        ),
         served_names=(access.SERVICE,),
     )
 

@@ -26,6 +26,7 @@ from services.auth.settings import AuthSettings
 from services.auth.store.database import Database
 from services.common.client import open_channel
 from services.common.db import create_engine
+from services.common.metrics import GrpcClientMetrics
 from services.common.server import Registration
 
 
@@ -35,9 +36,10 @@ def build_runtime(
     *,
     clock: Clock = system_clock,
     wallets: WalletOpener | None = None,
+    client_metrics: GrpcClientMetrics | None = None,
 ) -> Runtime:
     """The runtime; without ``wallets``, a channel to the configured wallet peer is opened (so
-    this must run on the serving event loop)."""
+    this must run on the serving event loop), its calls recorded in ``client_metrics``."""
     database = Database(engine)
     digester = CredentialDigester(settings.pepper.reveal())
     password_settings = settings.passwords
@@ -61,6 +63,7 @@ def build_runtime(
             settings.common.tls,
             full_service_name="tokenmart.wallet.v1.WalletService",
             idempotent_methods=("EnsureWallet",),
+            metrics=client_metrics,
         )
         wallets = GrpcWalletOpener(channel, issue)
     runtime = Runtime(

@@ -1,6 +1,8 @@
 """Channels to other services: mTLS with the callee's name pinned, deadlines, and retries.
 
-Every call gets the peer's default deadline unless the caller sets one. Only methods the caller
+Every call gets the peer's default deadline unless the caller sets one, and carries the request
+id and trace context of the work it is part of; with ``metrics``, its status and latency are
+recorded (:mod:`services.common.metrics`). Only methods the caller
 names as idempotent are retried (on UNAVAILABLE, with bounded exponential backoff), through
 gRPC's own retry policy, so a retry is transparent and bounded.
 """
@@ -14,6 +16,7 @@ import grpc
 
 from services.common.identity import channel_credentials
 from services.common.interceptors import client_interceptors
+from services.common.metrics import GrpcClientMetrics
 from services.common.settings import PeerTarget, TlsSettings
 
 MAX_ATTEMPTS = 4
@@ -56,6 +59,7 @@ def open_channel(
     *,
     full_service_name: str,
     idempotent_methods: Iterable[str] = (),
+    metrics: GrpcClientMetrics | None = None,
 ) -> grpc.aio.Channel:
     """An mTLS channel to ``peer`` that accepts only a certificate issued to ``peer.service``."""
     options = [
@@ -69,5 +73,5 @@ def open_channel(
         peer.target,
         channel_credentials(tls),
         options=options,
-        interceptors=client_interceptors(peer.default_timeout_s),
+        interceptors=client_interceptors(peer.default_timeout_s, metrics),
     )

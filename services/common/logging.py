@@ -1,9 +1,10 @@
 """JSON structured logging with the request id of the RPC or HTTP request being served.
 
 One line of JSON per record on stderr: ``ts``, ``level``, ``service``, ``logger``, ``msg``,
-``request_id`` and any ``extra`` fields. The request id lives in a context variable that the
-server interceptor (gRPC) or middleware (HTTP) sets and the client interceptor forwards in the
-``x-request-id`` metadata key, so one id follows a request through every hop.
+``request_id``, ``trace_id`` and any ``extra`` fields. The request id lives in a context variable
+that the server interceptor (gRPC) or middleware (HTTP) sets and the client interceptor forwards in
+the ``x-request-id`` metadata key, so one id follows a request through every hop; the W3C trace id
+(:mod:`services.common.tracing`) travels the same way in ``traceparent``.
 
 Credentials must never be logged; as a second line of defence every message and string field is
 scrubbed of anything shaped like a TokenMart credential or a provider secret before it is written.
@@ -20,6 +21,8 @@ import time
 from typing import Any
 
 import orjson
+
+from services.common.tracing import current_trace_id
 
 REQUEST_ID_METADATA_KEY = "x-request-id"
 REQUEST_ID_MAX_LENGTH = 128
@@ -100,6 +103,9 @@ class JsonFormatter(logging.Formatter):
         request_id = current_request_id()
         if request_id:
             entry["request_id"] = request_id
+        trace_id = current_trace_id()
+        if trace_id:
+            entry["trace_id"] = trace_id
         for key, value in record.__dict__.items():
             if key not in _DROPPED_ATTRIBUTES and not key.startswith("_"):
                 entry[key] = _scrub(value)

@@ -3,9 +3,10 @@
 :class:`GrpcServer` puts together: the mTLS listener with the peer allowlist and error mapping
 (:mod:`services.common.interceptors`), grpc.health.v1 (every served service plus the overall
 ``""`` entry), reflection only when configured, an optional plaintext health-only listener for
-orchestrator probes, and a graceful stop. :func:`run_until_signal` runs one until SIGTERM or
-SIGINT, marks it NOT_SERVING, lets in-flight calls finish within the grace period, then runs
-the service's clean-up.
+orchestrator probes, an optional plaintext Prometheus ``/metrics`` listener
+(:mod:`services.common.metrics`), and a graceful stop. :func:`run_until_signal` runs one until
+SIGTERM or SIGINT, marks it NOT_SERVING, lets in-flight calls finish within the grace period,
+then runs the service's clean-up.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from grpc_reflection.v1alpha import reflection
 
 from services.common.identity import PeerAllowlist, server_credentials
 from services.common.interceptors import ServerInterceptor
+from services.common.metrics import MetricsServer, ServiceMetrics
 from services.common.settings import GrpcServerSettings, TlsSettings
 
 logger = logging.getLogger("tokenmart.server")
@@ -39,10 +41,13 @@ class GrpcServer:
         allowlist: PeerAllowlist,
         registrations: Iterable[Registration] = (),
         served_names: Iterable[str] = (),
+        metrics: ServiceMetrics | None = None,
     ) -> None:
+        """``metrics``: the process's registry (a fresh one of its own when not given)."""
         self.service = service
         self.settings = settings
         self.served_names = tuple(served_names)
+        self.metrics = metrics if metrics is not None else ServiceMetrics(service)
         self.health = health_aio.HealthServicer()
         options = [
             ("grpc.max_receive_message_length", settings.max_message_bytes),
@@ -52,7 +57,11 @@ class GrpcServer:
             ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
         ]
         self.server = grpc.aio.server(
-            interceptors=[ServerInterceptor(service=service, allowlist=allowlist)],
+            interceptors=[
+                ServerInterceptor(
+                    service=service, allowlist=allowlist, metrics=self.metrics.grpc_server
+                )
+            ],
             options=options,
             maximum_concurrent_rpcs=settings.max_concurrent_rpcs,
         )
@@ -71,8 +80,17 @@ class GrpcServer:
             self.health_server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
             health_pb2_grpc.add_HealthServicer_to_server(self.health, self.health_server)
             self.health_port = self.health_server.add_insecure_port(settings.health_listen)
+        self.metrics_server = (
+            MetricsServer(self.metrics, settings.metrics_listen)
+            if settings.metrics_listen
+            else None
+        )
+        self.metrics_port: int | None = None
 
     async def start(self) -> None:
+        # Metrics first: a process that is up but not yet serving is worth seeing.
+        if self.metrics_server is not None:
+            self.metrics_port = await self.metrics_server.start()
         await self.server.start()
         if self.health_server is not None:
             await self.health_server.start()
@@ -82,6 +100,7 @@ class GrpcServer:
             extra={
                 "port": self.port,
                 "health_port": self.health_port,
+                "metrics_port": self.metrics_port,
                 "services": self.served_names,
             },
         )
@@ -92,6 +111,9 @@ class GrpcServer:
         await self.server.stop(grace)
         if self.health_server is not None:
             await self.health_server.stop(0)
+        # Last, so the drain itself can be watched.
+        if self.metrics_server is not None:
+            await self.metrics_server.stop()
 
     async def _set_health(
         self, status: health_pb2.HealthCheckResponse.ServingStatus.ValueType

@@ -11,6 +11,7 @@ never echoing a value (values may be secrets).
 from __future__ import annotations
 
 import builtins
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +20,9 @@ SERVICE_NAMES = ("auth", "wallet", "provider", "review", "gateway")
 """Every process of TokenMart Core; also the names in service certificates."""
 
 _MISSING = object()
+_LISTEN = re.compile(
+    r"(?:\[(?P<ipv6>[0-9A-Fa-f:.]+)\]|(?P<host>[A-Za-z0-9.-]+)):(?P<port>[0-9]{1,5})"
+)
 
 
 class SettingsError(ValueError):
@@ -153,6 +157,8 @@ class GrpcServerSettings:
     shutdown_grace_s: float
     max_message_bytes: int
     max_concurrent_rpcs: int
+    metrics_listen: str | None = None
+    """Optional plaintext HTTP listener (host:port) that serves Prometheus ``/metrics``."""
 
     @classmethod
     def from_env(cls, env: Env, *, default_port: int) -> GrpcServerSettings:
@@ -165,7 +171,30 @@ class GrpcServerSettings:
                 "MAX_MESSAGE_BYTES", 4 * 1024 * 1024, minimum=1024, maximum=64 * 1024 * 1024
             ),
             max_concurrent_rpcs=env.int("MAX_CONCURRENT_RPCS", 1000, minimum=1, maximum=100_000),
+            metrics_listen=metrics_listen(env),
         )
+
+
+def parse_listen(value: str) -> tuple[str, int]:
+    """``host:port`` (``[v6]:port`` for IPv6) → (host, port); ValueError when malformed."""
+    match = _LISTEN.fullmatch(value.strip())
+    if match is None:
+        raise ValueError("must be host:port, e.g. 0.0.0.0:9464 or [::]:9464")
+    port = int(match.group("port"))
+    if port > 65535:
+        raise ValueError("must name a port between 0 and 65535")
+    return match.group("ipv6") or match.group("host"), port
+
+
+def metrics_listen(env: Env) -> str | None:
+    """``METRICS_LISTEN`` (``host:port``, ``[v6]:port``), or None: no metrics listener."""
+    value = env.optional_str("METRICS_LISTEN")
+    if value is not None:
+        try:
+            parse_listen(value)
+        except ValueError as error:
+            raise SettingsError(f"{env.name('METRICS_LISTEN')} {error}") from None
+    return value
 
 
 @dataclass(frozen=True)

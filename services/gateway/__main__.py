@@ -4,7 +4,8 @@ uvicorn runs inside our own ``asyncio.run`` rather than ``uvicorn.run`` so that 
 channels are opened on the very loop that serves requests (a grpc.aio channel belongs to the loop
 it was created on) and so that loop is the standard asyncio one grpc.aio supports. uvicorn
 handles SIGINT and SIGTERM: it stops accepting, lets requests in flight finish within the grace
-period, runs the application's shutdown (which closes the channels), then exits.
+period, runs the application's shutdown (which closes the channels and the Prometheus listener
+of ``METRICS_LISTEN``), then exits.
 """
 
 from __future__ import annotations
@@ -17,15 +18,18 @@ import uvicorn
 from services.common.logging import configure_logging
 from services.gateway.app import create_app
 from services.gateway.backends import Backends
+from services.gateway.metrics import GatewayMetrics
 from services.gateway.settings import GatewaySettings
 
 SHUTDOWN_GRACE_S = 5
 
 
 async def serve(settings: GatewaySettings) -> None:
-    backends = Backends.open(settings)
+    # One registry for the requests and the backend channels' calls.
+    metrics = GatewayMetrics()
+    backends = Backends.open(settings, metrics=metrics.service.client)
     try:
-        app = create_app(settings, backends)
+        app = create_app(settings, backends, metrics=metrics)
         config = uvicorn.Config(
             app,
             host=settings.host,

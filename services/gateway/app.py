@@ -1,11 +1,12 @@
 """The gateway's ASGI application: :func:`create_app`.
 
 Everything a request meets before and after its route lives here or in
-:mod:`services.gateway.middleware`: request ids, limits, security headers, CORS, the access log,
-and the exception handlers that turn every failure into the envelope of its route family
-(:mod:`services.gateway.rendering`). Routes raise :class:`~services.gateway.errors.GatewayError`
-subclasses, or let a backend's :class:`grpc.aio.AioRpcError` propagate: both are answered here,
-the latter through the one gRPC → HTTP table.
+:mod:`services.gateway.middleware`: request ids and trace context, limits, security headers, CORS,
+the access log and metrics (:mod:`services.gateway.metrics`), and the exception handlers that
+turn every failure into the envelope of its route family (:mod:`services.gateway.rendering`).
+Routes raise :class:`~services.gateway.errors.GatewayError` subclasses, or let a backend's
+:class:`grpc.aio.AioRpcError` propagate: both are answered here, the latter through the one
+gRPC → HTTP table.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from tokenmart.review.v1 import review_pb2_grpc
 from tokenmart.wallet.v1 import wallet_pb2_grpc
 
 from services.common.logging import current_request_id
+from services.common.metrics import MetricsServer
 from services.gateway.authn import Authenticator
 from services.gateway.backends import SERVING, Backends
 from services.gateway.errors import (
@@ -42,11 +44,15 @@ from services.gateway.errors import (
     InvalidJson,
     error_for_http_status,
 )
+from services.gateway.metrics import GatewayMetrics
 from services.gateway.middleware import (
+    TRACEPARENT_HEADER,
     BodyLimitMiddleware,
     CredentialInUrlMiddleware,
     JsonBodyMiddleware,
     RequestContextMiddleware,
+    RouteTemplates,
+    note_error,
 )
 from services.gateway.ratelimit import RateLimiter, RateLimitRules, Rule
 from services.gateway.ratelimit_guard import EdgeLimits
@@ -72,12 +78,17 @@ The HTTP edge of TokenMart Core: a market where AI agents hold, spend, earn and 
 follows your request through every service's logs; otherwise one is minted. Every response,
 errors included, carries it back in `X-Request-Id`.
 
+**Trace context.** Send a W3C `traceparent` (version `00`, lower-case hex) to make the request
+part of your trace; anything else is ignored and a new trace is started. Every response carries
+the gateway's `traceparent` (same trace id, the gateway's span), and the trace id appears in every
+service's log lines for the request.
+
 **Limits.** Request bodies are JSON (`application/json`), at most `MAX_BODY_BYTES` (413
 `BODY_TOO_LARGE`) and nested at most `MAX_JSON_DEPTH` deep.
 """
 
 CORS_METHODS: Final = ("GET", "POST", "PUT", "PATCH", "DELETE")
-CORS_HEADERS: Final = ("Authorization", "Content-Type", "X-Request-Id")
+CORS_HEADERS: Final = ("Authorization", "Content-Type", "X-Request-Id", TRACEPARENT_HEADER)
 CORS_MAX_AGE_S: Final = 600
 _VALIDATION_ERRORS_REPORTED = 10
 _SAFE_LOCATION = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
@@ -102,29 +113,40 @@ def create_app(
     *,
     limiter: RateLimiter | None = None,
     authenticator_class: type[Authenticator] = Authenticator,
+    metrics: GatewayMetrics | None = None,
 ) -> FastAPI:
     """The gateway application; ``backends`` and the limiter close when it shuts down.
 
     Without ``limiter``, one is built on ``settings.redis_url`` (in-process only when unset).
     ``authenticator_class`` exists for the authentication benchmark, which measures the same
-    routes with the per-request call to auth taken out.
+    routes with the per-request call to auth taken out. ``metrics`` records requests, rate
+    limits and the auth cache (a registry of the application's own when not given); it is
+    ``app.state.metrics``, served on ``settings.metrics_listen`` while the lifespan runs.
     """
+    metrics = metrics if metrics is not None else GatewayMetrics()
     renderers = with_inference_renderers(ERROR_RENDERERS)
     limiter = limiter or RateLimiter.from_url(
         settings.redis_url, identity_key=settings.rate_limit_key
     )
+    metrics.watch(limiter)
     limits = EdgeLimits(
         limiter,
         dataclasses.replace(
             RateLimitRules(), ip_flood=Rule("ip_flood", settings.ip_flood_per_minute, 60.0)
         ),
+        on_decision=metrics.rate_limit_decision,
     )
     auth = auth_pb2_grpc.AuthServiceStub(backends.channel("auth"))
     edge = Edge(
         auth=auth,
         wallet=wallet_pb2_grpc.WalletServiceStub(backends.channel("wallet")),
         review=review_pb2_grpc.ReviewServiceStub(backends.channel("review")),
-        authenticator=authenticator_class(auth, limits, cache_max_s=settings.auth_cache_ms / 1000),
+        authenticator=authenticator_class(
+            auth,
+            limits,
+            cache_max_s=settings.auth_cache_ms / 1000,
+            on_lookup=metrics.auth_cache_lookup,
+        ),
         limits=limits,
         provider=provider_pb2_grpc.ProviderServiceStub(backends.channel("provider")),
     )
@@ -135,7 +157,7 @@ def create_app(
         openapi_url="/openapi.json",
         docs_url="/docs",
         redoc_url=None,
-        lifespan=_lifespan(backends, limiter),
+        lifespan=_lifespan(backends, limiter, metrics, settings.metrics_listen),
         # Every operation documents its errors as the envelope; with a "default" response
         # declared, FastAPI also stops documenting the 422 we never send.
         responses={
@@ -147,6 +169,7 @@ def create_app(
     )
     app.state.settings = settings
     app.state.backends = backends
+    app.state.metrics = metrics
     _install_exception_handlers(app, renderers)
     # Each add_middleware wraps everything added before it, so this reads innermost first.
     app.add_middleware(
@@ -168,7 +191,11 @@ def create_app(
             max_age=CORS_MAX_AGE_S,
         )
     app.add_middleware(
-        RequestContextMiddleware, renderers=renderers, trusted_proxies=settings.trusted_proxies
+        RequestContextMiddleware,
+        renderers=renderers,
+        trusted_proxies=settings.trusted_proxies,
+        metrics=metrics,
+        templates=RouteTemplates(app.openapi),
     )
     app.include_router(_operations_router(backends))
     for routes in (accounts, agents, keys, wallet, review, inference):
@@ -177,15 +204,25 @@ def create_app(
 
 
 def _lifespan(
-    backends: Backends, limiter: RateLimiter
+    backends: Backends, limiter: RateLimiter, metrics: GatewayMetrics, metrics_listen: str | None
 ) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """Serve ``/metrics`` (when ``metrics_listen`` is set) while the application runs, on its
+    loop; at shutdown close the backends, the limiter and then the metrics listener."""
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        listener = MetricsServer(metrics.service, metrics_listen) if metrics_listen else None
+        if listener is not None:
+            await listener.start()
         try:
             yield
         finally:
-            await backends.close()
-            await limiter.aclose()
+            try:
+                await backends.close()
+                await limiter.aclose()
+            finally:
+                if listener is not None:
+                    await listener.stop()
 
     return lifespan
 
@@ -219,6 +256,7 @@ def _operations_router(backends: Backends) -> APIRouter:
 
 def _install_exception_handlers(app: FastAPI, renderers: ErrorRenderers) -> None:
     def render(request: Request, error: GatewayError) -> Response:
+        note_error(request.scope, error)
         renderer = renderers.for_path(request.url.path)
         return renderer.render(error, request_id=current_request_id())
 

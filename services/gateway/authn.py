@@ -20,7 +20,7 @@ import asyncio
 import hashlib
 import time
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Final, TypeAlias
@@ -120,11 +120,15 @@ class Authenticator:
         limits: EdgeLimits,
         *,
         cache_max_s: float = CACHE_TTL_MAX_S,
+        on_lookup: Callable[[str], None] | None = None,
     ) -> None:
+        """``on_lookup`` is told how each credential check was answered: ``hit``, ``shared`` or
+        ``miss`` (the gateway's metrics)."""
         assert 0 <= cache_max_s <= CACHE_TTL_MAX_S, cache_max_s
         self._stub = stub
         self._limits = limits
         self._cache_max_s = cache_max_s
+        self._on_lookup = on_lookup
         self._cache: OrderedDict[bytes, tuple[float, Caller]] = OrderedDict()
         self._inflight: dict[bytes, asyncio.Task[Caller]] = {}
 
@@ -165,8 +169,10 @@ class Authenticator:
         ).digest()
         cached = self._cache.get(key)
         if cached is not None and cached[0] > time.monotonic():
+            self._looked_up("hit")
             return cached[1]
         shared = self._inflight.get(key)
+        self._looked_up("miss" if shared is None else "shared")
         if shared is None:
             shared = asyncio.ensure_future(
                 self._ask_auth(
@@ -212,6 +218,10 @@ class Authenticator:
         if ttl_s > 0:
             self._remember(key, time.monotonic() + ttl_s, caller)
         return caller
+
+    def _looked_up(self, result: str) -> None:
+        if self._on_lookup is not None:
+            self._on_lookup(result)
 
     def _settled(self, key: bytes, done: asyncio.Task[Caller]) -> None:
         self._inflight.pop(key, None)

@@ -24,6 +24,7 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from services.common.client import open_channel
+from services.common.metrics import GrpcClientMetrics
 from services.gateway.settings import BACKEND_NAMES, GatewaySettings
 
 logger = logging.getLogger("tokenmart.gateway.backends")
@@ -60,11 +61,17 @@ class Backends:
         self._last_health: dict[str, str] = {}
 
     @classmethod
-    def open(cls, settings: GatewaySettings) -> Backends:
-        """Open one channel per backend; must be called with the serving event loop running."""
+    def open(
+        cls, settings: GatewaySettings, *, metrics: GrpcClientMetrics | None = None
+    ) -> Backends:
+        """Open one channel per backend; must be called with the serving event loop running.
+        With ``metrics``, every backend call's status and latency are recorded there."""
         channels = {
             name: open_channel(
-                settings.peers[name], settings.tls, full_service_name=BACKEND_SERVICES[name]
+                settings.peers[name],
+                settings.tls,
+                full_service_name=BACKEND_SERVICES[name],
+                metrics=metrics,
             )
             for name in BACKEND_NAMES
         }

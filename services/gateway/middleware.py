@@ -1,10 +1,12 @@
 """The gateway's pure ASGI middleware, outermost first.
 
 1. :class:`RequestContextMiddleware`: binds the request id (the caller's if well-formed, else a
-   fresh one) for logging and for the gRPC metadata of every backend call, works out the client
-   address, stamps ``X-Request-Id`` and the security headers on every response, answers anything
-   unexpected with 500 INTERNAL (logged with the request id, no detail shown), and writes one
-   access-log line per request.
+   fresh one) and the W3C trace context (a span under the caller's ``traceparent`` when it is
+   canonical, else a new trace) for logging and for the gRPC metadata of every backend call,
+   works out the client address, stamps ``X-Request-Id``, ``traceparent`` and the security
+   headers on every response, answers anything unexpected with 500 INTERNAL (logged with the
+   request id, no detail shown), writes one access-log line per request and records it in the
+   gateway's metrics by route template, never by raw path.
 2. CORS (Starlette's), only when origins are configured.
 3. :class:`BodyLimitMiddleware`: 413 BODY_TOO_LARGE when ``Content-Length`` is over the limit,
    before the application runs, and when a body without one (chunked) grows over it while read.
@@ -26,8 +28,9 @@ from __future__ import annotations
 import logging
 import re
 import time
+from collections.abc import Callable, Mapping
 from http import HTTPStatus
-from typing import Final
+from typing import Any, Final
 from urllib.parse import unquote_to_bytes
 
 from starlette.datastructures import Headers, MutableHeaders
@@ -40,6 +43,7 @@ from services.common.logging import (
     current_request_id,
     reset_request_id,
 )
+from services.common.tracing import TRACEPARENT_KEY, Trace, bind_trace, reset_trace
 from services.gateway.clientip import client_ip
 from services.gateway.errors import (
     BodyTooLarge,
@@ -48,6 +52,7 @@ from services.gateway.errors import (
     UnsupportedMediaType,
 )
 from services.gateway.jsonbody import is_json_media_type, parse_json
+from services.gateway.metrics import UNMATCHED_ROUTE, GatewayMetrics
 from services.gateway.rendering import ErrorRenderers
 from services.gateway.settings import IpNetwork
 
@@ -56,6 +61,10 @@ logger = logging.getLogger("tokenmart.gateway")
 
 # One name for the request id from the HTTP header through every gRPC hop's metadata.
 REQUEST_ID_HEADER: Final = REQUEST_ID_METADATA_KEY
+# The W3C header; the same name is the gRPC metadata key.
+TRACEPARENT_HEADER: Final = TRACEPARENT_KEY
+_ERROR_REASON_STATE: Final = "error_reason"
+_PARAMETER: Final = re.compile(r"\{[^/{}]+\}")
 API_PREFIX: Final = "/api"
 # Responses that may carry credentials or live state must never sit in a cache.
 NO_STORE_PREFIXES: Final = (API_PREFIX, "/healthz")
@@ -72,12 +81,61 @@ def is_under(path: str, prefix: str) -> bool:
     return path == prefix or path.startswith(prefix + "/")
 
 
+def note_error(scope: Scope, error: GatewayError) -> None:
+    """Remember the reason of the error answered for this request, for the metrics."""
+    scope.setdefault("state", {})[_ERROR_REASON_STATE] = error.reason
+
+
 async def send_error(
     renderers: ErrorRenderers, error: GatewayError, scope: Scope, receive: Receive, send: Send
 ) -> None:
     """Answer ``error`` in the envelope of the route family ``scope`` addresses."""
+    note_error(scope, error)
     response = renderers.for_path(scope["path"]).render(error, request_id=current_request_id())
     await response(scope, receive, send)
+
+
+class RouteTemplates:
+    """The route template of a request the router never saw.
+
+    A routed request names its route in ``scope["route"]``. Requests refused before routing (body
+    too large, wrong media type, credential in the URL) are matched here against the templates
+    of the OpenAPI document (FastAPI's public view of every route), built once on first use, so
+    they are counted under their route too and their raw path never becomes a label.
+    """
+
+    def __init__(self, openapi: Callable[[], Mapping[str, Any]]) -> None:
+        self._openapi = openapi
+        self._compiled: list[tuple[re.Pattern[str], str]] | None = None
+
+    def _templates(self) -> list[tuple[re.Pattern[str], str]]:
+        if self._compiled is None:
+            paths = self._openapi().get("paths", {})
+            self._compiled = [(_template_pattern(template), template) for template in paths]
+        return self._compiled
+
+    def match(self, path: str) -> str:
+        for pattern, template in self._templates():
+            if pattern.fullmatch(path):
+                return template
+        return UNMATCHED_ROUTE
+
+
+def _template_pattern(template: str) -> re.Pattern[str]:
+    """``/a/{id}/b`` → a pattern matching ``/a/<one segment>/b``."""
+    return re.compile("[^/]+".join(re.escape(part) for part in _PARAMETER.split(template)))
+
+
+def route_template(scope: Scope, templates: RouteTemplates | None) -> str:
+    """The template of the route that served (or would have served) this request, or
+    ``unmatched``."""
+    route = scope.get("route")
+    template = getattr(route, "path_format", None) or getattr(route, "path", None)
+    if isinstance(template, str):
+        return template
+    if templates is not None:
+        return templates.match(scope["path"])
+    return UNMATCHED_ROUTE
 
 
 class RequestContextMiddleware:
@@ -87,10 +145,15 @@ class RequestContextMiddleware:
         *,
         renderers: ErrorRenderers,
         trusted_proxies: tuple[IpNetwork, ...],
+        metrics: GatewayMetrics | None = None,
+        templates: RouteTemplates | None = None,
     ) -> None:
+        """``templates`` name the route of requests refused before routing."""
         self.app = app
         self.renderers = renderers
         self.trusted_proxies = trusted_proxies
+        self.metrics = metrics
+        self.templates = templates
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -98,6 +161,9 @@ class RequestContextMiddleware:
             return
         headers = Headers(scope=scope)
         request_id = accept_request_id(headers.get(REQUEST_ID_HEADER))
+        # Exactly one traceparent, canonical, or a new trace: two headers are ambiguous.
+        traceparents = headers.getlist(TRACEPARENT_HEADER)
+        trace = Trace.child_of(traceparents[0] if len(traceparents) == 1 else None)
         peer = scope.get("client")
         address = client_ip(
             peer=peer[0] if peer else None,
@@ -117,6 +183,7 @@ class RequestContextMiddleware:
                 status = message["status"]
                 response_headers = MutableHeaders(scope=message)
                 response_headers[REQUEST_ID_HEADER] = request_id
+                response_headers[TRACEPARENT_HEADER] = trace.traceparent
                 for name, value in SECURITY_HEADERS:
                     response_headers[name] = value
                 if no_store:
@@ -124,6 +191,7 @@ class RequestContextMiddleware:
             await send(message)
 
         token = bind_request_id(request_id)
+        trace_token = bind_trace(trace)
         started = time.perf_counter()
         try:
             await self.app(scope, receive, send_with_headers)
@@ -133,16 +201,28 @@ class RequestContextMiddleware:
                 await send_error(self.renderers, Internal(), scope, receive, send_with_headers)
             # Otherwise the response is already under way; the server closes the connection.
         finally:
+            elapsed_s = time.perf_counter() - started
+            route = route_template(scope, self.templates)
             access_logger.info(
                 "http",
                 extra={
                     "method": scope["method"],
                     "path": path[:_LOGGED_PATH_MAX_LENGTH],
+                    "route": route,
                     "status": status,
-                    "duration_ms": round((time.perf_counter() - started) * 1000, 3),
+                    "duration_ms": round(elapsed_s * 1000, 3),
                     "client_ip": address,
                 },
             )
+            if self.metrics is not None:
+                self.metrics.request(
+                    route=route,
+                    method=scope["method"],
+                    status=status,
+                    elapsed_s=elapsed_s,
+                    reason=state.get(_ERROR_REASON_STATE),
+                )
+            reset_trace(trace_token)
             reset_request_id(token)
 
 

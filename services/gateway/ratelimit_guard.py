@@ -17,6 +17,7 @@ limiter falls back to an in-process limiter when Redis is down, so limits hold e
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from http import HTTPStatus
 
 from starlette.requests import Request
@@ -36,9 +37,17 @@ def _client(request: Request) -> str:
 
 
 class EdgeLimits:
-    def __init__(self, limiter: RateLimiter, rules: RateLimitRules | None = None) -> None:
+    def __init__(
+        self,
+        limiter: RateLimiter,
+        rules: RateLimitRules | None = None,
+        *,
+        on_decision: Callable[[str, Decision], None] | None = None,
+    ) -> None:
+        """``on_decision`` sees every decision with its bucket (the gateway's metrics)."""
         self.limiter = limiter
         self.rules = rules or RateLimitRules()
+        self._on_decision = on_decision
         self._by_route: dict[str, Rule] = {
             "register": self.rules.account_registration_ip,
             "login": self.rules.login_ip,
@@ -50,6 +59,8 @@ class EdgeLimits:
 
     async def _enforce(self, rule: Rule, identity: str, *, consume: bool = True) -> Decision:
         decision = await self.limiter.check_rule(rule, identity, consume=consume)
+        if self._on_decision is not None:
+            self._on_decision(rule.bucket, decision)
         if not decision.allowed:
             raise RateLimited(headers=decision.headers())
         return decision

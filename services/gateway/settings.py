@@ -11,6 +11,8 @@
 - ``CORS_ORIGINS``: comma-separated exact origins allowed by CORS (none: no CORS at all).
 - ``TRUSTED_PROXIES``: comma-separated IPs/CIDRs whose ``X-Forwarded-For`` is believed (none).
 - ``HEALTH_TIMEOUT_S``: the deadline of each backend health check behind /healthz (1 s).
+- ``METRICS_LISTEN``: ``host:port`` of a separate plaintext listener serving Prometheus
+  ``/metrics`` (none: no listener).
 - ``LOG_LEVEL``: ``DEBUG``, ``INFO``, ``WARNING``, ``ERROR`` or ``CRITICAL`` (``INFO``).
 
 A missing or malformed value fails fast with :class:`SettingsError`.
@@ -32,6 +34,7 @@ from services.common.settings import (
     PeerTarget,
     SettingsError,
     TlsSettings,
+    metrics_listen,
     service_env,
 )
 
@@ -66,9 +69,11 @@ class GatewaySettings:
     rate_limit_key: bytes
     """Keys the hash of rate-limited identities in Redis; the same on every replica."""
     ip_flood_per_minute: int
+    """Every route's ceiling per client IP (raise it behind NAT-heavy or benchmark traffic)."""
     auth_cache_ms: int
     """How long an Authenticate answer may be reused (0..1000 ms; auth's cache_for caps it)."""
-    """Every route's ceiling per client IP (raise it behind NAT-heavy or benchmark traffic)."""
+    metrics_listen: str | None = None
+    """``host:port`` of the plaintext Prometheus ``/metrics`` listener (None: no listener)."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> GatewaySettings:
@@ -101,6 +106,7 @@ class GatewaySettings:
             rate_limit_key=_rate_limit_key(env, shared=_redis_url(env) is not None),
             auth_cache_ms=env.int("AUTH_CACHE_MS", 1000, minimum=0, maximum=1000),
             ip_flood_per_minute=env.int("IP_FLOOD_PER_MINUTE", 1200, minimum=1, maximum=10_000_000),
+            metrics_listen=metrics_listen(env),
         )
 
     def __repr__(self) -> str:
@@ -113,7 +119,8 @@ class GatewaySettings:
             f"redis_url={redis}, max_body_bytes={self.max_body_bytes}, "
             f"max_json_depth={self.max_json_depth}, cors_origins={self.cors_origins}, "
             f"trusted_proxies={tuple(str(net) for net in self.trusted_proxies)}, "
-            f"health_timeout_s={self.health_timeout_s}, log_level={self.log_level!r})"
+            f"health_timeout_s={self.health_timeout_s}, log_level={self.log_level!r}, "
+            f"metrics_listen={self.metrics_listen!r})"
         )
 
     __str__ = __repr__

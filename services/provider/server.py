@@ -19,6 +19,7 @@ from tokenmart.provider.v1 import provider_pb2_grpc
 
 from services.common.client import open_channel
 from services.common.db import create_engine
+from services.common.metrics import ServiceMetrics
 from services.common.server import GrpcServer, Registration, run_until_signal
 from services.common.tokens import AccessTokenVerifier, AuthPublicKeys
 from services.provider import access
@@ -31,6 +32,7 @@ from services.provider.clients.wallet import (
 )
 from services.provider.domain.envelope import Envelope
 from services.provider.domain.pagination import PageTokens
+from services.provider.metrics import ProviderMetrics
 from services.provider.operations.runtime import BackgroundTasks, Clock, Runtime, system_clock
 from services.provider.operations.settlement import Redriver
 from services.provider.settings import ProviderSettings
@@ -54,27 +56,40 @@ class ProviderService:
         *,
         channels: tuple[grpc.aio.Channel, ...],
         redriver: Redriver,
+        metrics: ProviderMetrics,
     ) -> None:
         self.runtime = runtime
         self._channels = channels
         self.redriver = redriver
+        self.metrics = metrics
 
     @classmethod
     def open(
-        cls, settings: ProviderSettings, engine: AsyncEngine, *, clock: Clock = system_clock
+        cls,
+        settings: ProviderSettings,
+        engine: AsyncEngine,
+        *,
+        clock: Clock = system_clock,
+        metrics: ServiceMetrics | None = None,
     ) -> ProviderService:
+        """``metrics``: the process's registry (a fresh one when not given)."""
         common = settings.common
+        provider_metrics = ProviderMetrics(
+            metrics if metrics is not None else ServiceMetrics("provider"), engine
+        )
         auth_channel = open_channel(
             common.peers["auth"],
             common.tls,
             full_service_name=AUTH_SERVICE,
             idempotent_methods=("GetPublicKeys", "IssueServiceToken"),
+            metrics=provider_metrics.service.client,
         )
         wallet_channel = open_channel(
             common.peers["wallet"],
             common.tls,
             full_service_name=WALLET_SERVICE,
             idempotent_methods=IDEMPOTENT_METHODS,
+            metrics=provider_metrics.service.client,
         )
         envelope = Envelope(settings.keks.keys, primary_version=settings.keks.primary_version)
         runtime = Runtime(
@@ -89,12 +104,19 @@ class ProviderService:
                 ServiceTokens(auth_channel),
                 timeout_s=common.peers["wallet"].default_timeout_s,
             ),
-            upstreams=Upstreams(settings, create_session(settings.http)),
+            upstreams=Upstreams(
+                settings, create_session(settings.http), metrics=provider_metrics.upstream
+            ),
             clock=clock,
             instance_id=uuid.uuid4(),
             tasks=BackgroundTasks(),
         )
-        return cls(runtime, channels=(auth_channel, wallet_channel), redriver=Redriver(runtime))
+        return cls(
+            runtime,
+            channels=(auth_channel, wallet_channel),
+            redriver=Redriver(runtime),
+            metrics=provider_metrics,
+        )
 
     def registrations(self) -> Iterable[Registration]:
         servicer = ProviderApi(self.runtime)
@@ -131,6 +153,7 @@ async def serve(settings: ProviderSettings) -> None:
         allowlist=access.allowlist(reflection=settings.common.server.reflection),
         registrations=service.registrations(),
         served_names=(access.SERVICE,),
+        metrics=service.metrics.service,
     )
     await service.start()
     logger.info(

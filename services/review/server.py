@@ -18,10 +18,12 @@ from tokenmart.wallet.v1 import wallet_pb2_grpc
 
 from services.common.client import open_channel
 from services.common.db import create_engine
+from services.common.metrics import ServiceMetrics
 from services.common.server import GrpcServer, run_until_signal
 from services.common.tokens import AccessTokenVerifier, AuthPublicKeys
 from services.review import access
 from services.review.api import ReviewApi
+from services.review.metrics import ReviewMetrics
 from services.review.operations.dispatch import Dispatcher
 from services.review.operations.runtime import Clock, PayoutKicks, Runtime, system_clock
 from services.review.operations.worker import Worker
@@ -46,22 +48,33 @@ class ReviewService:
     """Everything one review process runs; must be built with the serving event loop running."""
 
     def __init__(
-        self, settings: ReviewSettings, engine: AsyncEngine, *, clock: Clock = system_clock
+        self,
+        settings: ReviewSettings,
+        engine: AsyncEngine,
+        *,
+        clock: Clock = system_clock,
+        metrics: ServiceMetrics | None = None,
     ) -> None:
+        """``metrics``: the process's registry (a fresh one when not given)."""
         common = settings.common
         self.settings = settings
         self.engine = engine
+        self.metrics = ReviewMetrics(
+            metrics if metrics is not None else ServiceMetrics("review"), engine
+        )
         self.auth_channel = open_channel(
             common.peers["auth"],
             common.tls,
             full_service_name=AUTH_SERVICE,
             idempotent_methods=AUTH_IDEMPOTENT,
+            metrics=self.metrics.service.client,
         )
         self.wallet_channel = open_channel(
             common.peers["wallet"],
             common.tls,
             full_service_name=WALLET_SERVICE,
             idempotent_methods=WALLET_IDEMPOTENT,
+            metrics=self.metrics.service.client,
         )
         auth_stub = auth_pb2_grpc.AuthServiceStub(self.auth_channel)
         tokens = ServiceTokens(auth_stub)
@@ -111,6 +124,7 @@ async def serve(settings: ReviewSettings) -> None:
         allowlist=access.allowlist(reflection=common.server.reflection),
         registrations=(service.register,),
         served_names=(access.SERVICE,),
+        metrics=service.metrics.service,
     )
     await service.start_background()
 

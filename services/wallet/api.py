@@ -14,6 +14,7 @@ Every handler first verifies the caller's access token (``services.common.tokens
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -30,6 +31,7 @@ from services.wallet import errors, wire
 from services.wallet.domain import authority, validation
 from services.wallet.domain.ledger import AccountKind, AccountRef, RefKind
 from services.wallet.domain.principal import Principal, Scope
+from services.wallet.metrics import LedgerVerificationMetrics
 from services.wallet.operations import access, holds, reads, transfers, verification
 from services.wallet.operations.runtime import Runtime
 from services.wallet.store.models import SCHEMA
@@ -49,8 +51,11 @@ def _peer(context: grpc.aio.ServicerContext) -> str:
 
 
 class WalletApi(wallet_pb2_grpc.WalletServiceServicer):
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(
+        self, runtime: Runtime, *, ledger_metrics: LedgerVerificationMetrics | None = None
+    ) -> None:
         self.runtime = runtime
+        self.ledger_metrics = ledger_metrics
 
     # -- plumbing ------------------------------------------------------------------------------
 
@@ -458,7 +463,10 @@ class WalletApi(wallet_pb2_grpc.WalletServiceServicer):
     ) -> wallet_pb2.VerifyLedgerResponse:
         await self._principal(context, Scope.ADMIN, Scope.OPERATOR)
         kept = verification.max_failures(request.max_failures)
+        started = time.perf_counter()
         result = await verification.verify_ledger(self.runtime, failures_kept=kept)
+        if self.ledger_metrics is not None:
+            self.ledger_metrics.record(result.report, duration_s=time.perf_counter() - started)
         return wire.verification(
             result.report, started_at=result.started_at, finished_at=result.finished_at
         )

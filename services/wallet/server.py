@@ -17,10 +17,12 @@ from tokenmart.wallet.v1 import wallet_pb2_grpc
 from services.common.client import open_channel
 from services.common.db import create_engine
 from services.common.logging import configure_logging
+from services.common.metrics import ServiceMetrics
 from services.common.server import GrpcServer, Registration, run_until_signal
 from services.common.tokens import AccessTokenVerifier, AuthPublicKeys
 from services.wallet import access
 from services.wallet.api import WalletApi
+from services.wallet.metrics import WalletMetrics
 from services.wallet.operations.directory import AccountDirectory
 from services.wallet.operations.runtime import Clock, Runtime, system_clock
 from services.wallet.operations.sweeper import Sweeper
@@ -38,6 +40,7 @@ class Wallet:
     runtime: Runtime
     sweeper: Sweeper
     auth_channel: grpc.aio.Channel
+    metrics: WalletMetrics
 
     async def close(self) -> None:
         await self.sweeper.stop()
@@ -50,17 +53,21 @@ def build(
     *,
     clock: Clock = system_clock,
     token_clock: Callable[[], float] = time.time,
+    metrics: ServiceMetrics | None = None,
 ) -> Wallet:
     """The runtime over ``engine``; call :meth:`Wallet.start` from the serving loop.
 
     ``clock`` drives the ledger (transfer times, hold expiry); ``token_clock`` checks access
-    tokens. They are the same clock in production; tests move the ledger's alone.
+    tokens. They are the same clock in production; tests move the ledger's alone. ``metrics``
+    is the process's registry (a fresh one when not given).
     """
+    metrics = metrics if metrics is not None else ServiceMetrics("wallet")
     auth_channel = open_channel(
         settings.common.peers["auth"],
         settings.common.tls,
         full_service_name=AUTH_SERVICE,
         idempotent_methods=("GetPublicKeys",),
+        metrics=metrics.client,
     )
     tokens = AccessTokenVerifier(
         AuthPublicKeys(auth_channel, timeout_s=settings.common.peers["auth"].default_timeout_s),
@@ -76,7 +83,12 @@ def build(
         directory=AccountDirectory(capacity=settings.account_cache_size),
         clock=clock,
     )
-    return Wallet(runtime=runtime, sweeper=Sweeper(runtime), auth_channel=auth_channel)
+    return Wallet(
+        runtime=runtime,
+        sweeper=Sweeper(runtime),
+        auth_channel=auth_channel,
+        metrics=WalletMetrics(metrics, engine),
+    )
 
 
 async def start(wallet: Wallet, *, sweep: bool = True) -> None:
@@ -89,8 +101,8 @@ async def start(wallet: Wallet, *, sweep: bool = True) -> None:
         wallet.sweeper.start()
 
 
-def registrations(runtime: Runtime) -> Iterable[Registration]:
-    servicer = WalletApi(runtime)
+def registrations(runtime: Runtime, metrics: WalletMetrics | None = None) -> Iterable[Registration]:
+    servicer = WalletApi(runtime, ledger_metrics=metrics.verification if metrics else None)
 
     def register(server: grpc.aio.Server) -> None:
         wallet_pb2_grpc.add_WalletServiceServicer_to_server(servicer, server)
@@ -98,14 +110,19 @@ def registrations(runtime: Runtime) -> Iterable[Registration]:
     return (register,)
 
 
-def grpc_server(settings: WalletSettings, runtime: Runtime) -> GrpcServer:
+def grpc_server(
+    settings: WalletSettings, runtime: Runtime, metrics: WalletMetrics | None = None
+) -> GrpcServer:
+    """The server; with ``metrics`` (:attr:`Wallet.metrics`) its RPCs, verifications and holds
+    are served on the metrics listener, else they go to a registry of the server's own."""
     return GrpcServer(
         service="wallet",
         settings=settings.common.server,
         tls=settings.common.tls,
         allowlist=access.allowlist(reflection=settings.common.server.reflection),
-        registrations=registrations(runtime),
+        registrations=registrations(runtime, metrics),
         served_names=(access.SERVICE,),
+        metrics=metrics.service if metrics else None,
     )
 
 
@@ -116,7 +133,7 @@ async def serve(settings: WalletSettings) -> None:
     try:
         # Fail fast: a wallet that cannot read its schema must not report SERVING.
         await start(wallet)
-        server = grpc_server(settings, wallet.runtime)
+        server = grpc_server(settings, wallet.runtime, wallet.metrics)
     except BaseException:
         await wallet.close()
         await engine.dispose()

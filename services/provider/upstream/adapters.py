@@ -14,15 +14,20 @@ UPSTREAM_BAD_REQUEST, 5xx (and Anthropic's 529) UPSTREAM_UNAVAILABLE, no answer 
 UPSTREAM_TIMEOUT (:func:`services.provider.errors.upstream_error_for`). The upstream's message is
 passed on only after :func:`sanitise` removed the key that was sent (LiteLLM once echoed keys in
 errors) and anything shaped like a credential, and cut it to 500 characters.
+
+Every call is recorded in :class:`~services.provider.metrics.UpstreamMetrics` when given: how it
+opened (ok or its UPSTREAM_* reason), how long that took, and streams that break midway.
 """
 
 from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import aiohttp
@@ -37,6 +42,7 @@ from services.provider.errors import (
     UpstreamUnavailable,
     upstream_error_for,
 )
+from services.provider.metrics import UpstreamMetrics
 from services.provider.settings import HttpSettings, ProviderSettings, Upstream
 
 MESSAGE_MAX_CHARS = 500
@@ -113,8 +119,15 @@ class UpstreamStreamBroken(Exception):
 class Upstreams:
     """Builds and sends upstream calls over the shared session."""
 
-    def __init__(self, settings: ProviderSettings, session: aiohttp.ClientSession) -> None:
+    def __init__(
+        self,
+        settings: ProviderSettings,
+        session: aiohttp.ClientSession,
+        *,
+        metrics: UpstreamMetrics | None = None,
+    ) -> None:
         self._settings = settings
+        self._metrics = metrics
         self._http: HttpSettings = settings.http
         self._session = session
         self._upstreams: dict[UpstreamProvider, Upstream] = {
@@ -151,8 +164,32 @@ class Upstreams:
             provider=provider, url=url, headers=headers, body=orjson.dumps(body), secret=api_key
         )
 
+    def _opened(
+        self, call: PreparedCall, *, stream: bool, reason: str | None, started: float
+    ) -> None:
+        if self._metrics is not None:
+            self._metrics.opened(
+                call.provider.value,
+                stream=stream,
+                reason=reason,
+                elapsed_s=time.perf_counter() - started,
+            )
+
     async def complete(self, call: PreparedCall) -> tuple[int, Any]:
         """Send a non-streaming call: (HTTP status, parsed JSON) on 2xx, else an UpstreamError."""
+        started = time.perf_counter()
+        try:
+            answer = await self._complete(call)
+        except UpstreamError as error:
+            self._opened(call, stream=False, reason=error.reason, started=started)
+            raise
+        except asyncio.CancelledError:
+            self._opened(call, stream=False, reason="CANCELLED", started=started)
+            raise
+        self._opened(call, stream=False, reason=None, started=started)
+        return answer
+
+    async def _complete(self, call: PreparedCall) -> tuple[int, Any]:
         try:
             async with self._session.post(
                 call.url, data=call.body, headers=call.headers, allow_redirects=False
@@ -195,6 +232,30 @@ class Upstreams:
     @asynccontextmanager
     async def stream(self, call: PreparedCall) -> AsyncIterator[UpstreamStream]:
         """Open a streaming call; raises an UpstreamError unless upstream answered 200."""
+        started = time.perf_counter()
+        try:
+            response = await self._open_stream(call)
+        except UpstreamError as error:
+            self._opened(call, stream=True, reason=error.reason, started=started)
+            raise
+        except asyncio.CancelledError:
+            self._opened(call, stream=True, reason="CANCELLED", started=started)
+            raise
+        self._opened(call, stream=True, reason=None, started=started)
+        on_break = (
+            partial(self._metrics.stream_broken, call.provider.value)
+            if self._metrics is not None
+            else None
+        )
+        try:
+            yield UpstreamStream(response, call.secret, on_break=on_break)
+        finally:
+            # Closing (not releasing) drops the connection: an abandoned stream must stop
+            # upstream from generating more tokens on our account.
+            response.close()
+
+    async def _open_stream(self, call: PreparedCall) -> aiohttp.ClientResponse:
+        """The 200 response of a streaming call, headers read; else an UpstreamError."""
         timeout = aiohttp.ClientTimeout(
             total=self._http.stream_max_duration_s,
             connect=self._http.connect_timeout_s,
@@ -215,28 +276,31 @@ class Upstreams:
             raise UpstreamUnavailable(
                 UpstreamFailure(0, _type_of(type(error).__name__), "")
             ) from None
+        if response.status == 200:
+            return response
         try:
-            if response.status != 200:
-                try:
-                    body = await self._read_limited(response)
-                except (TimeoutError, aiohttp.ClientError):
-                    body = b""
-                raise upstream_error_for(
-                    failure_from_body(response.status, body, secret=call.secret)
-                )
-            yield UpstreamStream(response, call.secret)
+            try:
+                body = await self._read_limited(response)
+            except (TimeoutError, aiohttp.ClientError):
+                body = b""
+            raise upstream_error_for(failure_from_body(response.status, body, secret=call.secret))
         finally:
-            # Closing (not releasing) drops the connection: an abandoned stream must stop
-            # upstream from generating more tokens on our account.
             response.close()
 
 
 class UpstreamStream:
     """The body of a 200 streaming response, read chunk by chunk."""
 
-    def __init__(self, response: aiohttp.ClientResponse, secret: str) -> None:
+    def __init__(
+        self,
+        response: aiohttp.ClientResponse,
+        secret: str,
+        *,
+        on_break: Callable[[str], None] | None = None,
+    ) -> None:
         self._response = response
         self._secret = secret
+        self._on_break = on_break
 
     @property
     def secret(self) -> str:
@@ -247,10 +311,15 @@ class UpstreamStream:
             async for chunk in self._response.content.iter_any():
                 yield chunk
         except (TimeoutError, aiohttp.ServerTimeoutError):
-            raise UpstreamStreamBroken(
+            raise self._broken(
                 "UPSTREAM_TIMEOUT", UpstreamFailure(200, "stream_idle_timeout", "")
             ) from None
         except (aiohttp.ClientError, asyncio.IncompleteReadError) as error:
-            raise UpstreamStreamBroken(
+            raise self._broken(
                 "UPSTREAM_UNAVAILABLE", UpstreamFailure(200, _type_of(type(error).__name__), "")
             ) from None
+
+    def _broken(self, reason: str, failure: UpstreamFailure) -> UpstreamStreamBroken:
+        if self._on_break is not None:
+            self._on_break(reason)
+        return UpstreamStreamBroken(reason, failure)
