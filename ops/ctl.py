@@ -6,6 +6,8 @@ certificate and a service access token (scope ``operator``) that auth issues to 
     tokenmartctl review ...      (bounties and the payout outbox; see ``tokenmartctl review -h``)
     tokenmartctl provider ...   (models, rotate-kek, unsettled, settle, generation; see
                                  ops/ctl_provider.py)
+    tokenmartctl auth ...       (suspend-agent, reactivate-agent, set-role, rotate-signing-key,
+                                 audit; see ops/ctl_auth.py)
 
 Connection settings (defaults fit a ``make run`` stack on this machine):
 
@@ -35,7 +37,7 @@ from google.protobuf import json_format
 from tokenmart.auth.v1 import auth_pb2, auth_pb2_grpc
 from tokenmart.wallet.v1 import wallet_pb2, wallet_pb2_grpc
 
-from ops import ctl_provider, ctl_review
+from ops import ctl_auth, ctl_provider, ctl_review
 from ops.database import REPO_ROOT
 from services.common.client import open_channel
 from services.common.settings import PeerTarget, TlsSettings
@@ -179,6 +181,7 @@ def _parser() -> argparse.ArgumentParser:
     verify.add_argument("--json", action="store_true", help="print the full report as JSON")
     ctl_provider.add_commands(commands)
     ctl_review.add_commands(commands)
+    ctl_auth.add_commands(commands)
     return parser
 
 
@@ -197,6 +200,8 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     environment = os.environ if environ is None else environ
     if arguments.area == "provider":
         return asyncio.run(ctl_provider.run(arguments, environment))
+    if arguments.area == "auth":
+        return asyncio.run(ctl_auth.run(arguments, environment))
     try:
         if arguments.area == "admin" and arguments.command == "create":
             print(

@@ -1,22 +1,17 @@
 """``docs/operations.md`` cites only what exists: every ``tokenmartctl`` command it shows parses
-with tokenmartctl's own parser, every ``auth_rpc.py`` call names an AuthService RPC that ctl may
-call with a request that parses, and the ``auth_rpc.py`` script it gives works against a real
-auth server (suspend, audit, reactivate)."""
+with tokenmartctl's own parser, its ``tokenmartctl auth`` commands cover the containment calls
+of an incident and call RPCs that ctl may call, and its suspend, audit and reactivate lines,
+run as written, work against a real auth server."""
 
 from __future__ import annotations
 
 import asyncio
-import json
 import re
 import shlex
-import subprocess
-import sys
 from pathlib import Path
 
 import grpc
 import pytest
-from google.protobuf import json_format
-from tokenmart.auth.v1 import auth_pb2
 
 from ops import ctl
 from ops.pki import IssuedFiles
@@ -29,7 +24,14 @@ RUNBOOK = Path(__file__).resolve().parents[2] / "docs" / "operations.md"
 AUTH_SERVICE = "tokenmart.auth.v1.AuthService"
 _FENCE = re.compile(r"```(\w*)\n(.*?)```", re.DOTALL)
 _INLINE = re.compile(r"`([^`]+)`")
-_RPC_CALL = re.compile(r"auth_rpc\.py ([A-Z][a-z]\w*) '([^']*)'")  # METHOD is the placeholder
+# The AuthService RPC behind each ``tokenmartctl auth`` command.
+_AUTH_RPCS = {
+    "suspend-agent": "SuspendAgent",
+    "reactivate-agent": "ReactivateAgent",
+    "set-role": "SetAccountRole",
+    "rotate-signing-key": "RotateSigningKey",
+    "audit": "ListAuditEvents",
+}
 
 
 def _text() -> str:
@@ -53,13 +55,10 @@ def _tokenmartctl_commands() -> list[str]:
     return [command for command in commands if not command.startswith("--")]
 
 
-def _auth_rpc_script() -> str:
-    (script,) = [
-        block
-        for language, block in _FENCE.findall(_text())
-        if language == "python" and block.startswith("# auth_rpc.py")
+def _auth_commands() -> list[list[str]]:
+    return [
+        shlex.split(command) for command in _tokenmartctl_commands() if command.startswith("auth ")
     ]
-    return script
 
 
 def test_every_tokenmartctl_command_in_the_runbook_exists() -> None:
@@ -73,69 +72,57 @@ def test_every_tokenmartctl_command_in_the_runbook_exists() -> None:
             raise AssertionError(f"tokenmartctl {command!r} is not a command") from refused
 
 
-def test_every_auth_rpc_call_in_the_runbook_is_an_rpc_ctl_may_call() -> None:
-    calls = _RPC_CALL.findall(_text())
-    methods = {method for method, _ in calls}
-    assert {"SuspendAgent", "ReactivateAgent", "SetAccountRole", "RotateSigningKey"} <= methods
+def test_the_runbooks_auth_commands_cover_containment_and_call_rpcs_ctl_may_call() -> None:
+    commands = _auth_commands()
+    assert set(_AUTH_RPCS) <= {argv[1] for argv in commands}
+    assert ["auth", "rotate-signing-key", "--compromised"] in commands
+    assert "auth_rpc" not in _text()  # the script these commands replace is gone
     allowlist = auth_access.allowlist(reflection=False)
-    for method, fields in calls:
+    parser = ctl._parser()
+    for argv in commands:
+        arguments = parser.parse_args(argv)
+        method = _AUTH_RPCS[arguments.command]
         assert "ctl" in allowlist.callers_of(f"/{AUTH_SERVICE}/{method}"), method
-        request = getattr(auth_pb2, f"{method}Request")()
-        json_format.Parse(fields, request)
 
 
-async def _run(script: Path, environ: dict[str, str], *arguments: str) -> dict[str, object]:
-    completed = await asyncio.to_thread(
-        subprocess.run,
-        [sys.executable, str(script), *arguments],
-        env=environ,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert completed.returncode == 0, completed.stderr[-2000:]
-    answer: dict[str, object] = json.loads(completed.stdout)
-    return answer
+def _runbook_line(command: str, option: str, **placeholders: str) -> list[str]:
+    """The runbook's one ``tokenmartctl auth COMMAND …`` line that has ``option``, with its
+    placeholders filled in."""
+    (argv,) = [argv for argv in _auth_commands() if argv[1] == command and option in argv]
+    return [placeholders.get(argument, argument) for argument in argv]
 
 
-async def test_the_runbooks_auth_rpc_script_suspends_audits_and_reactivates_an_agent(
-    auth_server: AuthServerHandle, pki: dict[str, IssuedFiles], tmp_path: Path
+async def test_the_runbooks_suspend_audit_and_reactivate_lines_work_as_written(
+    auth_server: AuthServerHandle, pki: dict[str, IssuedFiles], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    script = tmp_path / "auth_rpc.py"
-    script.write_text(_auth_rpc_script())
     files = pki["ctl"]
     environ = {
-        "PATH": "/usr/bin:/bin",
         "TOKENMART_CTL_TLS_CA_FILE": str(files.ca_file),
         "TOKENMART_CTL_TLS_CERT_FILE": str(files.cert_file),
         "TOKENMART_CTL_TLS_KEY_FILE": str(files.key_file),
         "TOKENMART_CTL_AUTH_TARGET": f"127.0.0.1:{auth_server.port}",
     }
+
+    async def run(argv: list[str]) -> str:
+        # ctl.main runs its own event loop, so it runs in a thread, as in its own process.
+        status = await asyncio.to_thread(ctl.main, argv, environ)
+        captured = capsys.readouterr()
+        assert status == 0, captured.err
+        return captured.out
+
     async with client_for(auth_server) as auth:
         agent = await auth.register_agent()
-        suspended = await _run(
-            script,
-            environ,
-            "SuspendAgent",
-            json.dumps({"agent_id": agent.agent_id, "reason": "INC-1 runbook test"}),
-        )
-        assert suspended["agent"]["status"] == "AGENT_STATUS_SUSPENDED"  # type: ignore[index]
+        out = await run(_runbook_line("suspend-agent", "--reason", AGENT_ID=agent.agent_id))
+        assert f"{agent.agent_id} {agent.name} status=suspended" in out
         with pytest.raises(grpc.aio.AioRpcError) as refused:
             await auth.authenticate(agent.api_key)
         assert refused.value.code() == grpc.StatusCode.UNAUTHENTICATED
 
-        audit = await _run(
-            script, environ, "ListAuditEvents", json.dumps({"agent_id": agent.agent_id})
-        )
-        assert audit["events"]
+        out = await run(_runbook_line("audit", "--agent-id", AGENT_ID=agent.agent_id))
+        assert "AUDIT_EVENT_TYPE_AGENT_SUSPENDED" in out
 
-        reactivated = await _run(
-            script,
-            environ,
-            "ReactivateAgent",
-            json.dumps({"agent_id": agent.agent_id, "reason": "INC-1 resolved"}),
-        )
-        assert reactivated["agent"]["status"] == "AGENT_STATUS_ACTIVE"  # type: ignore[index]
+        out = await run(_runbook_line("reactivate-agent", "--reason", AGENT_ID=agent.agent_id))
+        assert f"{agent.agent_id} {agent.name} status=active" in out
         assert (await auth.authenticate(agent.api_key)).principal.agent_id == agent.agent_id
 
 
