@@ -20,6 +20,10 @@ from services.common.metrics import GrpcClientMetrics
 from services.common.settings import PeerTarget, TlsSettings
 
 MAX_ATTEMPTS = 4
+RECONNECT_BACKOFF_MAX_MS = 1_000
+"""gRPC's default reconnect backoff grows to 120 s: a peer restarted after a crash would stay
+unreachable from here long after it is serving again. Our peers are few, local to the cluster
+and cheap to dial, so retry a lost connection at least once a second."""
 
 
 def service_config(full_service_name: str, idempotent_methods: Iterable[str]) -> str:
@@ -68,6 +72,9 @@ def open_channel(
         ("grpc.enable_retries", 1),
         ("grpc.service_config", service_config(full_service_name, idempotent_methods)),
         ("grpc.keepalive_time_ms", 30_000),
+        ("grpc.initial_reconnect_backoff_ms", 100),
+        ("grpc.min_reconnect_backoff_ms", 100),
+        ("grpc.max_reconnect_backoff_ms", RECONNECT_BACKOFF_MAX_MS),
     ]
     return grpc.aio.secure_channel(
         peer.target,

@@ -400,6 +400,29 @@ async def test_compromised_rotation_retires_the_old_key_at_once(
         await _me(client, new_token)
 
 
+async def test_a_compromise_during_a_pending_rotation_retires_both_keys(
+    start_auth_server, fresh_auth_database
+) -> None:
+    server = start_auth_server(database=fresh_auth_database)
+    async with client_for(server) as client, client_for(server, peer="ctl") as ctl:
+        session = await client.new_session()
+        old_token = (await client.authenticate(session.session_token)).access_token
+        pending = await _rotate(ctl, activate_after_s=600)  # published, not yet signing
+        assert pending.new_key.status == auth_pb2.SIGNING_KEY_STATUS_NEXT
+        rotation = await _rotate(ctl, compromised=True)
+        assert rotation.new_key.status == auth_pb2.SIGNING_KEY_STATUS_ACTIVE
+        published = await client.stub.GetPublicKeys(auth_pb2.GetPublicKeysRequest())
+        assert [key.key_id for key in published.keys] == [rotation.new_key.key_id]
+        await refused(
+            client.stub.GetMe(auth_pb2.GetMeRequest(), metadata=bearer(old_token)),
+            UNAUTHENTICATED,
+            "ACCESS_TOKEN_INVALID",
+        )
+        new_token = (await client.authenticate(session.session_token)).access_token
+        assert jwt.get_unverified_header(new_token)["kid"] == rotation.new_key.key_id
+        await _me(client, new_token)
+
+
 async def test_activate_after_must_be_within_an_hour(auth_server: AuthServerHandle) -> None:
     async with client_for(auth_server, peer="ctl") as ctl:
         for seconds in (-1, 3601):

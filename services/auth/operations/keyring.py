@@ -216,8 +216,13 @@ class Keyring:
             retired = None
             for key in keys:
                 if key.status is not SigningKeyStatus.RETIRED:
+                    # A key published for a routine rotation but not yet signing gets an empty
+                    # window [not_before, not_before]: it never verifies anything.
                     updated = await store.set_state(
-                        tx, key.id, status=SigningKeyStatus.RETIRED, not_after=now
+                        tx,
+                        key.id,
+                        status=SigningKeyStatus.RETIRED,
+                        not_after=max(now, key.not_before),
                     )
                     if key.id == current.id:
                         retired = updated

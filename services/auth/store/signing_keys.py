@@ -22,12 +22,16 @@ async def lock_rotation(tx: AsyncSession) -> None:
 
 
 async def live_keys(tx: AsyncSession, *, now: datetime.datetime) -> list[SigningKey]:
-    """Every key that is not retired, or retired but still verifying."""
+    """Every key that is not retired, or retired but still verifying (a key retired before it
+    ever signed has an empty window and verifies nothing)."""
     rows = await tx.execute(
         select(models.SigningKey)
         .where(
             (models.SigningKey.status != SigningKeyStatus.RETIRED.value)
-            | (models.SigningKey.not_after > now)
+            | (
+                (models.SigningKey.not_after > now)
+                & (models.SigningKey.not_after > models.SigningKey.not_before)
+            )
         )
         .order_by(models.SigningKey.not_before, models.SigningKey.id)
         .execution_options(populate_existing=True)
