@@ -84,16 +84,56 @@ def reason_label(reason: str | None, *, code_name: str) -> str:
     return code_name
 
 
-class GrpcServerMetrics:
+class _RpcInstruments:
+    """A requests counter and a latency histogram by (service, method[, code]), with the
+    labelled children cached: ``labels()`` takes a lock and builds a key on every call."""
+
+    def __init__(
+        self,
+        registry: CollectorRegistry,
+        *,
+        service: str,
+        prefix: str,
+        requests_help: str,
+        latency_help: str,
+    ) -> None:
+        self.service = service
+        self.requests = Counter(
+            f"{prefix}_requests", requests_help, ("service", "method", "code"), registry=registry
+        )
+        self.latency = Histogram(
+            f"{prefix}_latency_seconds",
+            latency_help,
+            ("service", "method"),
+            buckets=LATENCY_BUCKETS_S,
+            registry=registry,
+        )
+        self._requests: dict[tuple[str, str], Counter] = {}
+        self._latency: dict[str, Histogram] = {}
+
+    def _record(self, method: str, code: str, elapsed_s: float) -> None:
+        counter = self._requests.get((method, code))
+        if counter is None:
+            counter = self._requests[(method, code)] = self.requests.labels(
+                self.service, method, code
+            )
+        counter.inc()
+        histogram = self._latency.get(method)
+        if histogram is None:
+            histogram = self._latency[method] = self.latency.labels(self.service, method)
+        histogram.observe(elapsed_s)
+
+
+class GrpcServerMetrics(_RpcInstruments):
     """What a gRPC server records for every RPC it answers."""
 
     def __init__(self, registry: CollectorRegistry, *, service: str) -> None:
-        self.service = service
-        self.requests = Counter(
-            "tokenmart_grpc_server_requests",
-            "RPCs answered, by method and status code.",
-            ("service", "method", "code"),
-            registry=registry,
+        super().__init__(
+            registry,
+            service=service,
+            prefix="tokenmart_grpc_server",
+            requests_help="RPCs answered, by method and status code.",
+            latency_help="Time from the interceptor taking an RPC to its status, by method.",
         )
         self.errors = Counter(
             "tokenmart_grpc_server_errors",
@@ -102,64 +142,29 @@ class GrpcServerMetrics:
             ("service", "method", "reason"),
             registry=registry,
         )
-        self.latency = Histogram(
-            "tokenmart_grpc_server_latency_seconds",
-            "Time from the interceptor taking an RPC to its status, by method.",
-            ("service", "method"),
-            buckets=LATENCY_BUCKETS_S,
-            registry=registry,
-        )
-        # Children cached by label values: labels() takes a lock and builds a key every call.
-        self._requests: dict[tuple[str, str], Counter] = {}
-        self._latency: dict[str, Histogram] = {}
 
     def observe(self, *, method: str, code: str, reason: str | None, elapsed_s: float) -> None:
-        counter = self._requests.get((method, code))
-        if counter is None:
-            counter = self._requests[(method, code)] = self.requests.labels(
-                self.service, method, code
-            )
-        counter.inc()
-        histogram = self._latency.get(method)
-        if histogram is None:
-            histogram = self._latency[method] = self.latency.labels(self.service, method)
-        histogram.observe(elapsed_s)
+        self._record(method, code, elapsed_s)
         if code != "OK":
             self.errors.labels(self.service, method, reason_label(reason, code_name=code)).inc()
 
 
-class GrpcClientMetrics:
+class GrpcClientMetrics(_RpcInstruments):
     """What a process records for every RPC it makes to another service."""
 
     def __init__(self, registry: CollectorRegistry, *, service: str) -> None:
-        self.service = service
-        self.requests = Counter(
-            "tokenmart_grpc_client_requests",
-            "RPCs made to other services, by target method and status code.",
-            ("service", "method", "code"),
-            registry=registry,
+        super().__init__(
+            registry,
+            service=service,
+            prefix="tokenmart_grpc_client",
+            requests_help="RPCs made to other services, by target method and status code.",
+            latency_help=(
+                "Time from making an RPC to its status (retries included), by target method."
+            ),
         )
-        self.latency = Histogram(
-            "tokenmart_grpc_client_latency_seconds",
-            "Time from making an RPC to its status (retries included), by target method.",
-            ("service", "method"),
-            buckets=LATENCY_BUCKETS_S,
-            registry=registry,
-        )
-        self._requests: dict[tuple[str, str], Counter] = {}
-        self._latency: dict[str, Histogram] = {}
 
     def observe(self, *, method: str, code: str, elapsed_s: float) -> None:
-        counter = self._requests.get((method, code))
-        if counter is None:
-            counter = self._requests[(method, code)] = self.requests.labels(
-                self.service, method, code
-            )
-        counter.inc()
-        histogram = self._latency.get(method)
-        if histogram is None:
-            histogram = self._latency[method] = self.latency.labels(self.service, method)
-        histogram.observe(elapsed_s)
+        self._record(method, code, elapsed_s)
 
 
 Refresh = Callable[[], Awaitable[None]]
