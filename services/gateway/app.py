@@ -97,6 +97,10 @@ _SAFE_KIND = re.compile(r"^[a-z_]{1,64}$")
 HealthState = Literal["SERVING", "NOT_SERVING", "UNREACHABLE"]
 
 
+class LivenessReport(BaseModel):
+    status: Literal["ok"] = Field(description="Always `ok`: the process answers HTTP.")
+
+
 class HealthReport(BaseModel):
     status: Literal["ok", "degraded"] = Field(
         description="`ok` when every backend is SERVING, else `degraded`."
@@ -250,6 +254,15 @@ def _operations_router(backends: Backends) -> APIRouter:
             status_code=HTTPStatus.OK if healthy else HTTPStatus.SERVICE_UNAVAILABLE,
             media_type="application/json",
         )
+
+    @router.get(
+        "/livez",
+        summary="Liveness: the gateway's event loop answers (no backend is asked)",
+        response_model=LivenessReport,
+    )
+    async def livez() -> Response:
+        # A backend outage must take gateways out of rotation (/healthz), not restart them.
+        return Response(orjson.dumps({"status": "ok"}), media_type="application/json")
 
     return router
 

@@ -52,6 +52,19 @@ async def test_a_stopped_backend_is_503_degraded_and_unreachable(
 
 
 @pytest.mark.asyncio
+async def test_livez_stays_200_while_a_backend_is_down(
+    gateway_with_backends: Gateway, all_backends: dict[str, GrpcServer]
+) -> None:
+    # Liveness must not restart gateways for a backend outage; readiness (/healthz) reports it.
+    await all_backends["wallet"].stop(0)
+
+    assert (await gateway_with_backends.client.get("/healthz")).status_code == 503
+    response = await gateway_with_backends.client.get("/livez")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+@pytest.mark.asyncio
 async def test_a_backend_reporting_not_serving_is_503(
     gateway_with_backends: Gateway, all_backends: dict[str, GrpcServer]
 ) -> None:
