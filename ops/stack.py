@@ -45,6 +45,14 @@ from services.provider.standin.app import base_urls
 
 PROCESSES = (*DOMAIN_SERVICES, "gateway")
 DEFAULT_PORTS = {"auth": 50051, "wallet": 50052, "provider": 50053, "review": 50054}
+DEFAULT_METRICS_PORTS = {
+    "auth": 9461,
+    "wallet": 9462,
+    "provider": 9463,
+    "review": 9464,
+    "gateway": 9460,
+}
+"""Where ``make run`` serves each process's Prometheus ``/metrics`` (loopback only)."""
 COLOURS = {
     "auth": 36,
     "wallet": 32,
@@ -108,8 +116,11 @@ def service_environments(
     gateway_port: int,
     secrets: Mapping[str, str],
     standin_origin: str | None = None,
+    metrics_ports: Mapping[str, int] | None = None,
 ) -> dict[str, dict[str, str]]:
     """The ``TOKENMART_<SVC>_*`` variables of every process (no secrets beyond its own).
+
+    With ``metrics_ports``, each named process serves ``/metrics`` on that loopback port.
 
     With ``standin_origin`` (``http://host:port`` of the stand-in upstream), provider calls the
     stand-in for all three upstreams, with the stand-in's dev platform keys.
@@ -123,6 +134,8 @@ def service_environments(
             env[f"{prefix}GRPC_LISTEN"] = f"127.0.0.1:{ports[process]}"
         for peer in PEERS[process]:
             env[f"{prefix}{peer.upper()}_TARGET"] = f"127.0.0.1:{ports[peer]}"
+        if metrics_ports and process in metrics_ports:
+            env[f"{prefix}METRICS_LISTEN"] = f"127.0.0.1:{metrics_ports[process]}"
         environments[process] = env
     environments["gateway"].update(
         {
@@ -315,6 +328,14 @@ async def supervise(prepared: Prepared, base_environ: Mapping[str, str]) -> int:
                     f"LLM calls go to the stand-in upstream at {prepared.standin_origin} "
                     "(offline; see services/provider/standin)"
                 )
+            metrics = [
+                f"{name} http://{value}/metrics"
+                for name, environment in prepared.environments.items()
+                for key, value in environment.items()
+                if key.endswith("_METRICS_LISTEN")
+            ]
+            if metrics:
+                _say("Prometheus metrics: " + ", ".join(metrics))
             _say("press Ctrl-C to stop everything")
         elif ready in done:
             _say("the stack did not become healthy; stopping")
@@ -345,6 +366,10 @@ def run(environ: Mapping[str, str]) -> int:
     ports = {
         name: int(environ.get(f"TOKENMART_{name.upper()}_PORT", str(port)))
         for name, port in DEFAULT_PORTS.items()
+    }
+    metrics_ports = {
+        name: int(environ.get(f"TOKENMART_{name.upper()}_METRICS_PORT", str(port)))
+        for name, port in DEFAULT_METRICS_PORTS.items()
     }
     standin_port = int(environ.get("TOKENMART_STANDIN_PORT") or _free_port())
     with ExitStack() as cleanup:
@@ -381,6 +406,7 @@ def run(environ: Mapping[str, str]) -> int:
                 gateway_port=gateway_port,
                 secrets=dev_secrets(directory, list(DEV_SECRETS)),
                 standin_origin=f"http://127.0.0.1:{standin_port}",
+                metrics_ports=metrics_ports,
             ),
             gateway_url=f"http://{gateway_host}:{gateway_port}",
             standin_port=standin_port,

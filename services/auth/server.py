@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 import grpc
+from cryptography.exceptions import InvalidTag
 from sqlalchemy.ext.asyncio import AsyncEngine
 from tokenmart.auth.v1 import auth_pb2_grpc
 
@@ -100,5 +101,12 @@ async def preflight(settings: AuthSettings) -> None:
     engine = create_engine(settings.common.database, application_name="tokenmart-auth-preflight")
     try:
         await build_runtime(settings, engine).keyring.start()
+    except InvalidTag:
+        # The one likely cause, said plainly (the KEK itself is never logged).
+        raise SystemExit(
+            "auth: the stored signing keys cannot be decrypted with TOKENMART_AUTH_SIGNING_KEK "
+            "(a different key-encryption key than the one that sealed them); start auth with "
+            "the original KEK"
+        ) from None
     finally:
         await engine.dispose()
