@@ -4,7 +4,8 @@ Every call gets the peer's default deadline unless the caller sets one, and carr
 id and trace context of the work it is part of; with ``metrics``, its status and latency are
 recorded (:mod:`services.common.metrics`). Only methods the caller
 names as idempotent are retried (on UNAVAILABLE, with bounded exponential backoff), through
-gRPC's own retry policy, so a retry is transparent and bounded.
+gRPC's own retry policy, so a retry is transparent and bounded. Calls are balanced round-robin
+over every address the target's name resolves to (see ``service_config``).
 """
 
 from __future__ import annotations
@@ -54,7 +55,12 @@ def service_config(full_service_name: str, idempotent_methods: Iterable[str]) ->
             },
         }
     )
-    return json.dumps({"methodConfig": method_configs})
+    # round_robin: a connection to every address the name resolves to (a headless Kubernetes
+    # Service resolves to every ready pod), requests spread across them; with one address it
+    # behaves like pick_first.
+    return json.dumps(
+        {"loadBalancingConfig": [{"round_robin": {}}], "methodConfig": method_configs}
+    )
 
 
 def open_channel(

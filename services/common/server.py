@@ -29,6 +29,10 @@ from services.common.settings import GrpcServerSettings, TlsSettings
 logger = logging.getLogger("tokenmart.server")
 
 Registration = Callable[[grpc.aio.Server], None]
+MAX_CONNECTION_AGE_MS = 5 * 60 * 1000
+MAX_CONNECTION_AGE_GRACE_MS = (3 * 3600 + 600) * 1000
+"""A connection past its age takes no new calls but keeps those in flight this long: longer
+than the longest call there is (a streamed completion may run up to provider's 3 h bound)."""
 
 
 class GrpcServer:
@@ -54,6 +58,10 @@ class GrpcServer:
             ("grpc.max_send_message_length", settings.max_message_bytes),
             ("grpc.so_reuseport", 0),
             ("grpc.keepalive_time_ms", 30_000),
+            # Callers re-resolve the service name when a connection ends: retiring connections
+            # after a few minutes (in-flight calls finish first) lets them find new replicas.
+            ("grpc.max_connection_age_ms", MAX_CONNECTION_AGE_MS),
+            ("grpc.max_connection_age_grace_ms", MAX_CONNECTION_AGE_GRACE_MS),
             ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
         ]
         self.server = grpc.aio.server(

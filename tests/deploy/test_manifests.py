@@ -27,6 +27,7 @@ import yaml
 
 from ops.pki import IssuedFiles
 from ops.stack import PEERS, PROCESSES
+from services.common.client import service_config
 from services.common.settings import DEFAULT_GRPC_PORTS
 from services.provider.standin.app import base_urls
 from tests.deploy import cluster, envcheck
@@ -399,6 +400,24 @@ def test_peer_targets_name_the_peer_services(overlay: str, process: str) -> None
         service = find(resources, "Service", peer)
         grpc_port = next(p["port"] for p in service["spec"]["ports"] if p["name"] == "grpc")
         assert env[f"TOKENMART_{process.upper()}_{peer.upper()}_TARGET"] == f"{peer}:{grpc_port}"
+
+
+@pytest.mark.parametrize("overlay", ALL_OVERLAYS)
+@pytest.mark.parametrize("service", ["auth", "wallet", "provider", "review"])
+def test_grpc_services_are_headless_so_callers_balance_over_pods(
+    overlay: str, service: str
+) -> None:
+    # A ClusterIP would pin every caller's long-lived HTTP/2 connection to one pod; headless,
+    # the name resolves to every ready pod and the channels balance round-robin over them.
+    spec = find(rendered(overlay), "Service", service)["spec"]
+    assert spec.get("clusterIP") == "None"
+    config = json.loads(service_config(f"tokenmart.{service}.v1.X", ()))
+    assert config["loadBalancingConfig"] == [{"round_robin": {}}]
+
+
+def test_the_gateway_service_keeps_a_virtual_ip() -> None:
+    for overlay in ALL_OVERLAYS:
+        assert find(rendered(overlay), "Service", "gateway")["spec"].get("clusterIP") != "None"
 
 
 @pytest.fixture(scope="module")
