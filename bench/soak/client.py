@@ -197,6 +197,28 @@ class Gateway:
             conflicts=conflicts,
         )
 
+    async def read(
+        self,
+        kind: str,
+        path: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        window_s: float = RETRY_WINDOW_S,
+    ) -> httpx.Response | None:
+        """A GET for the verification: retried (bounded) on a transport error, 429 (after its
+        ``Retry-After``: verification reads share the keys' rate limits with the load) and 5xx,
+        so a check fails on what the system says, never on a throttled read."""
+        deadline = time.monotonic() + window_s
+        response: httpx.Response | None = None
+        for attempts in range(1, RETRY_ATTEMPTS_MAX + 1):
+            response = await self.once(kind, "GET", path, headers=headers)
+            if response is not None and response.status_code != 429 and response.status_code < 500:
+                return response
+            if time.monotonic() >= deadline:
+                break
+            await asyncio.sleep(self._pause(attempts, response))
+        return response
+
     def _pause(self, attempts: int, response: httpx.Response | None) -> float:
         if response is not None and response.status_code == 429:
             try:

@@ -210,8 +210,8 @@ class Verifier:
     # -- the ledger as a whole -----------------------------------------------------------------
 
     async def ledger_verifies(self) -> Invariant:
-        response = await self.gateway.once(
-            "verify", "GET", "/api/v1/admin/ledger/verify", headers=self.admin
+        response = await self.gateway.read(
+            "verify", "/api/v1/admin/ledger/verify", headers=self.admin
         )
         api_ok = False
         detail = "API: no answer"
@@ -443,9 +443,8 @@ class Verifier:
         sample = ok_200[:: max(1, len(ok_200) // GENERATION_SAMPLE)][:GENERATION_SAMPLE]
         for item in sample:
             agent = keys[item.agent_id]
-            response = await self.gateway.once(
+            response = await self.gateway.read(
                 "verify",
-                "GET",
                 f"/api/v1/tokenhall/generation/{item.generation_id}",
                 headers={"Authorization": f"Bearer {agent.api_key}"},
             )
@@ -553,9 +552,8 @@ class Verifier:
             in_sql = (
                 account["credits_posted"] - account["debits_posted"] - account["debits_pending"]
             )
-            response = await self.gateway.once(
+            response = await self.gateway.read(
                 "verify",
-                "GET",
                 "/api/v1/tokenhall/credits",
                 headers={"Authorization": f"Bearer {agent.api_key}"},
             )
@@ -676,8 +674,8 @@ class Verifier:
         escrow_balance = escrow["credits_posted"] - escrow["debits_posted"]
         if escrow_balance != outstanding:
             problems.append(f"escrow holds {escrow_balance} µ, bounties owe {outstanding} µ")
-        treasury_view = await self.gateway.once(
-            "verify", "GET", "/api/v1/admin/treasury", headers=self.admin
+        treasury_view = await self.gateway.read(
+            "verify", "/api/v1/admin/treasury", headers=self.admin
         )
         if treasury_view is None or treasury_view.status_code != 200:
             problems.append("treasury not readable")
@@ -711,8 +709,8 @@ class Verifier:
         async def check(path: str, credential: str, what: str) -> None:
             nonlocal checks
             checks += 1
-            response = await self.gateway.once(
-                "verify", "GET", path, headers={"Authorization": f"Bearer {credential}"}
+            response = await self.gateway.read(
+                "verify", path, headers={"Authorization": f"Bearer {credential}"}
             )
             if response is None or response.status_code != 200:
                 status = None if response is None else response.status_code
