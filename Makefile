@@ -69,6 +69,7 @@ clean: ## Remove the virtualenv and local state (embedded database, certificates
 bench: venv ## Run the benchmarks (each prints its baseline from the same run).
 	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
 	@$(PY) -m bench.grpc_overhead
+	@$(PY) -m bench.db_round_trips
 	@$(PY) -m bench.auth_gateway
 	@$(PY) -m bench.wallet_transfers
 	@$(PY) -m bench.provider_http_client
