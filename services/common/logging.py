@@ -67,7 +67,11 @@ def bind_request_id(request_id: str) -> contextvars.Token[str]:
 
 
 def reset_request_id(token: contextvars.Token[str]) -> None:
-    _request_id.reset(token)
+    try:
+        _request_id.reset(token)
+    except ValueError:
+        # Finalised in another task's context (see tracing.reset_trace): nothing to undo there.
+        pass
 
 
 def redact(text: str) -> str:

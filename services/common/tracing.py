@@ -107,7 +107,12 @@ def bind_trace(trace: Trace) -> contextvars.Token[Trace | None]:
 
 
 def reset_trace(token: contextvars.Token[Trace | None]) -> None:
-    _trace.reset(token)
+    try:
+        _trace.reset(token)
+    except ValueError:
+        # A streaming handler's generator finalised by the event loop (the client went away)
+        # runs its ``finally`` in a fresh task's context, where there is nothing to undo.
+        pass
 
 
 def outgoing_traceparent() -> str:

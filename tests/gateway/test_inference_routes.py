@@ -130,17 +130,27 @@ async def _unfunded(edge: Edge) -> tuple[Session, Agent]:
 
 
 async def settled_generation(edge: Edge, key: str, generation_id: str) -> dict[str, Any]:
-    """The generation's record once settlement is done (a stream may settle just after)."""
+    """The generation's record once settlement is done (a stream may settle just after).
+
+    Each look counts against the key's own per-minute limit, so the polling slows down as it
+    goes and waits out a 429 as a client would, rather than spending the key's budget."""
     record: dict[str, Any] = {}
-    for _ in range(100):
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 60.0
+    pause = 0.05
+    while loop.time() < deadline:
         response = await edge.api.client.get(
             f"/api/v1/tokenhall/generation/{generation_id}", headers=bearer(key)
         )
+        if response.status_code == 429:
+            await asyncio.sleep(min(float(response.headers.get("Retry-After", "1")), 5.0))
+            continue
         assert response.status_code == 200, response.text
         record = response.json()["data"]
         if record["settlement_status"] != "pending" and record["status"] != "in_progress":
             return record
-        await asyncio.sleep(0.05)
+        await asyncio.sleep(pause)
+        pause = min(pause * 1.5, 1.0)
     raise AssertionError(f"generation never settled: {record}")
 
 

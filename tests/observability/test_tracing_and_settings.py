@@ -3,6 +3,7 @@ its canonical form, the trace id on every JSON log line, and ``METRICS_LISTEN`` 
 
 from __future__ import annotations
 
+import contextvars
 import io
 import json
 import logging
@@ -71,6 +72,24 @@ def test_outgoing_calls_carry_a_child_of_the_bound_trace_or_start_one() -> None:
     assert first is not None and second is not None
     assert first.trace_id == second.trace_id == trace.trace_id
     assert len({first.span_id, second.span_id, trace.span_id}) == 3
+    assert current_trace_id() == ""
+
+
+def test_unbinding_from_another_context_is_harmless_and_leaves_that_context_alone() -> None:
+    """A streaming handler whose client went away is finalised by the event loop in a fresh
+    task's context; its ``finally`` must neither raise nor disturb the context it runs in."""
+    trace = Trace.mint()
+    trace_token = bind_trace(trace)
+    request_token = bind_request_id("req-streaming")
+    try:
+        elsewhere = contextvars.Context()
+        elsewhere.run(reset_trace, trace_token)
+        elsewhere.run(reset_request_id, request_token)
+        assert elsewhere.run(current_trace_id) == ""
+        assert current_trace_id() == trace.trace_id
+    finally:
+        reset_trace(trace_token)
+        reset_request_id(request_token)
     assert current_trace_id() == ""
 
 
