@@ -12,6 +12,7 @@ scrubbed of anything shaped like a TokenMart credential or a provider secret bef
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import logging
 import re
@@ -67,11 +68,9 @@ def bind_request_id(request_id: str) -> contextvars.Token[str]:
 
 
 def reset_request_id(token: contextvars.Token[str]) -> None:
-    try:
+    # Finalised in another task's context (see tracing.reset_trace): nothing to undo there.
+    with contextlib.suppress(ValueError):
         _request_id.reset(token)
-    except ValueError:
-        # Finalised in another task's context (see tracing.reset_trace): nothing to undo there.
-        pass
 
 
 def redact(text: str) -> str:

@@ -19,6 +19,7 @@ across processes. The sampled flag is carried through unchanged; a minted trace 
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import os
 import re
@@ -107,12 +108,10 @@ def bind_trace(trace: Trace) -> contextvars.Token[Trace | None]:
 
 
 def reset_trace(token: contextvars.Token[Trace | None]) -> None:
-    try:
+    # A streaming handler's generator finalised by the event loop (the client went away)
+    # runs its ``finally`` in a fresh task's context, where there is nothing to undo.
+    with contextlib.suppress(ValueError):
         _trace.reset(token)
-    except ValueError:
-        # A streaming handler's generator finalised by the event loop (the client went away)
-        # runs its ``finally`` in a fresh task's context, where there is nothing to undo.
-        pass
 
 
 def outgoing_traceparent() -> str:
