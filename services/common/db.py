@@ -19,6 +19,7 @@ import asyncio
 import time
 from typing import Any
 
+import asyncpg
 from sqlalchemy import MetaData, event
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import make_url
@@ -134,7 +135,10 @@ def is_unavailable(error: BaseException) -> bool:
         return True
     if isinstance(error, OSError | asyncio.TimeoutError):
         return True
-    if isinstance(error, sa_exc.DBAPIError):
+    # Raised by asyncpg itself, for statements sent on the driver connection.
+    if isinstance(error, asyncpg.PostgresConnectionError | asyncpg.InterfaceError):
+        return True
+    if isinstance(error, sa_exc.DBAPIError | asyncpg.PostgresError):
         return sqlstate(error) in UNAVAILABLE_SQLSTATES
     return False
 
@@ -142,7 +146,7 @@ def is_unavailable(error: BaseException) -> bool:
 def constraint_name(error: BaseException) -> str | None:
     """The name of the constraint an INSERT or UPDATE violated."""
     orig = getattr(error, "orig", None)
-    for candidate in (getattr(orig, "__cause__", None), orig, error.__cause__):
+    for candidate in (getattr(orig, "__cause__", None), orig, error.__cause__, error):
         name = getattr(candidate, "constraint_name", None)
         if isinstance(name, str):
             return name

@@ -53,6 +53,13 @@ def validate_request_id(request_id: str) -> None:
         raise RequestIdInvalid(metadata={"field": "request_id"})
 
 
+def request_lock_key(*, schema: str, caller: str, method: str, request_id: str) -> str:
+    """The advisory-lock key that serialises calls of one request (schema-qualified, so
+    services sharing a database never contend). SQL functions that replay requests take the
+    same key, so they and :func:`run_once` exclude each other."""
+    return f"{schema}|{caller}|{method}|{request_id}"
+
+
 async def run_once(
     connection: AsyncConnection,
     *,
@@ -70,7 +77,7 @@ async def run_once(
     # The lock key includes the schema so services sharing a database never contend.
     assert connection.in_transaction(), "run_once must share the mutation's transaction"
     digest = request_digest(request)
-    lock_key = f"{schema}|{caller}|{method}|{request_id}"
+    lock_key = request_lock_key(schema=schema, caller=caller, method=method, request_id=request_id)
     await connection.execute(
         text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"), {"key": lock_key}
     )

@@ -9,7 +9,10 @@ Every handler first verifies the caller's access token (``services.common.tokens
 * **mutation**: the operation inside :func:`services.common.idempotency.run_once`, in the
   transaction of its effects, keyed by the caller's principal (subject and acting agent): a
   replayed request_id returns the first answer. Transfer ids are the ledger's own, permanent
-  idempotency keys on top of that.
+  idempotency keys on top of that;
+* **transfer request** (CreateTransfer, CreateTransfers, Mint, CreateEscrowTransfers): the same
+  guarantees as a mutation, in one statement: the replay log and the ledger function together
+  (``store.ledger.apply_once``), one database round trip when the account directory is warm.
 """
 
 from __future__ import annotations
@@ -24,16 +27,22 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from tokenmart.wallet.v1 import wallet_pb2, wallet_pb2_grpc
 
 from services.common.errors import PeerNotAllowed
-from services.common.idempotency import run_once, validate_request_id
+from services.common.idempotency import (
+    request_digest,
+    request_lock_key,
+    run_once,
+    validate_request_id,
+)
 from services.common.identity import peer_service
 from services.common.tokens import ScopeMissing, principal_from_context
 from services.wallet import errors, wire
 from services.wallet.domain import authority, validation
-from services.wallet.domain.ledger import AccountKind, AccountRef, RefKind
+from services.wallet.domain.ledger import AccountKind, AccountRef, Draft, Outcome, RefKind
 from services.wallet.domain.principal import Principal, Scope
 from services.wallet.metrics import LedgerVerificationMetrics
 from services.wallet.operations import access, holds, reads, transfers, verification
 from services.wallet.operations.runtime import Runtime
+from services.wallet.store import ledger
 from services.wallet.store.models import SCHEMA
 
 R = TypeVar("R")
@@ -91,6 +100,48 @@ class WalletApi(wallet_pb2_grpc.WalletServiceServicer):
             )
 
         return await self.runtime.database.run(run)
+
+    async def _apply_once(
+        self,
+        principal: Principal,
+        *,
+        method: str,
+        request: Any,
+        response_type: type[M],
+        drafts: Callable[[AsyncConnection], Awaitable[list[Draft]]],
+        respond: Callable[[list[Outcome]], M],
+        record_failures: bool,
+    ) -> M:
+        """A transfer request as one statement: replay log and ledger together (see
+        ``store.ledger.apply_once``). ``respond`` builds the answer from the outcomes, of now or
+        of the first call, so a replay answers byte for byte what the first call answered."""
+        validate_request_id(request.request_id)
+        caller = principal.idempotency_key
+        claim = ledger.Claim(
+            lock_key=request_lock_key(
+                schema=SCHEMA, caller=caller, method=method, request_id=request.request_id
+            ),
+            caller=caller,
+            method=method,
+            request_id=request.request_id,
+            digest=request_digest(request),
+            record_failures=record_failures,
+        )
+
+        async def run(connection: AsyncConnection) -> M:
+            submitted = await drafts(connection)
+            applied = await ledger.apply_once(
+                connection,
+                submitted,
+                claim=claim,
+                now=self.runtime.now(),
+                initiator=principal.initiator(request.request_id),
+            )
+            if isinstance(applied, bytes):
+                return response_type.FromString(applied)
+            return respond(applied)
+
+        return await self.runtime.database.run(run, single_statement=True)
 
     # -- wallets and accounts ------------------------------------------------------------------
 
@@ -201,10 +252,8 @@ class WalletApi(wallet_pb2_grpc.WalletServiceServicer):
             memo=request.memo,
         )
 
-        async def body(connection: AsyncConnection) -> wallet_pb2.CreateTransferResponse:
-            outcome = await transfers.create_transfer(
-                connection, self.runtime, principal, command, request_id=request.request_id
-            )
+        def respond(outcomes: list[Outcome]) -> wallet_pb2.CreateTransferResponse:
+            outcome = transfers.single(outcomes)
             assert outcome.transfer is not None and outcome.debit_available is not None
             return wallet_pb2.CreateTransferResponse(
                 result=wire.result(outcome.result),
@@ -212,12 +261,16 @@ class WalletApi(wallet_pb2_grpc.WalletServiceServicer):
                 source_balance_micros=outcome.debit_available,
             )
 
-        return await self._mutate(
+        return await self._apply_once(
             principal,
             method="CreateTransfer",
             request=request,
             response_type=wallet_pb2.CreateTransferResponse,
-            body=body,
+            drafts=lambda connection: transfers.transfer_drafts(
+                connection, self.runtime, principal, command
+            ),
+            respond=respond,
+            record_failures=False,
         )
 
     async def CreateTransfers(
@@ -228,19 +281,20 @@ class WalletApi(wallet_pb2_grpc.WalletServiceServicer):
         items = [wire.transfer_item(item) for item in request.transfers]
         transfers.check_batch(items, maximum=transfers.USER_BATCH_MAX)
 
-        async def body(connection: AsyncConnection) -> wallet_pb2.CreateTransfersResponse:
-            outcomes = await transfers.create_transfers(
-                connection, self.runtime, principal, items, request_id=request.request_id
-            )
+        def respond(outcomes: list[Outcome]) -> wallet_pb2.CreateTransfersResponse:
             messages, succeeded = wire.outcomes(outcomes, [item.transfer_id for item in items])
             return wallet_pb2.CreateTransfersResponse(outcomes=messages, all_succeeded=succeeded)
 
-        return await self._mutate(
+        return await self._apply_once(
             principal,
             method="CreateTransfers",
             request=request,
             response_type=wallet_pb2.CreateTransfersResponse,
-            body=body,
+            drafts=lambda connection: transfers.batch_drafts(
+                connection, self.runtime, principal, items
+            ),
+            respond=respond,
+            record_failures=True,
         )
 
     async def Mint(
@@ -260,10 +314,8 @@ class WalletApi(wallet_pb2_grpc.WalletServiceServicer):
             ),
         )
 
-        async def body(connection: AsyncConnection) -> wallet_pb2.MintResponse:
-            outcome = await transfers.mint(
-                connection, self.runtime, principal, command, request_id=request.request_id
-            )
+        def respond(outcomes: list[Outcome]) -> wallet_pb2.MintResponse:
+            outcome = transfers.single(outcomes)
             assert outcome.transfer is not None and outcome.credit_available is not None
             return wallet_pb2.MintResponse(
                 result=wire.result(outcome.result),
@@ -271,12 +323,14 @@ class WalletApi(wallet_pb2_grpc.WalletServiceServicer):
                 balance_micros=outcome.credit_available,
             )
 
-        return await self._mutate(
+        return await self._apply_once(
             principal,
             method="Mint",
             request=request,
             response_type=wallet_pb2.MintResponse,
-            body=body,
+            drafts=lambda connection: transfers.mint_drafts(connection, self.runtime, command),
+            respond=respond,
+            record_failures=False,
         )
 
     async def CreateEscrowTransfers(
@@ -287,21 +341,22 @@ class WalletApi(wallet_pb2_grpc.WalletServiceServicer):
         items = [wire.transfer_item(item) for item in request.transfers]
         transfers.check_escrow_access(principal, items)
 
-        async def body(connection: AsyncConnection) -> wallet_pb2.CreateEscrowTransfersResponse:
-            outcomes = await transfers.create_escrow_transfers(
-                connection, self.runtime, principal, items, request_id=request.request_id
-            )
+        def respond(outcomes: list[Outcome]) -> wallet_pb2.CreateEscrowTransfersResponse:
             messages, succeeded = wire.outcomes(outcomes, [item.transfer_id for item in items])
             return wallet_pb2.CreateEscrowTransfersResponse(
                 outcomes=messages, all_succeeded=succeeded
             )
 
-        return await self._mutate(
+        return await self._apply_once(
             principal,
             method="CreateEscrowTransfers",
             request=request,
             response_type=wallet_pb2.CreateEscrowTransfersResponse,
-            body=body,
+            drafts=lambda connection: transfers.escrow_drafts(
+                connection, self.runtime, principal, items
+            ),
+            respond=respond,
+            record_failures=True,
         )
 
     async def GetTransfer(

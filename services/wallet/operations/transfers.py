@@ -1,10 +1,10 @@
 """Single-phase transfers: user transfers (one or a batch), minting, and escrow for review.
 
-Each operation resolves the accounts its request names (identities are cached), decides what the
-caller may do (``domain/authority.py``), and submits everything as drafts to the ledger function
-in one round trip. Per-transfer failures come back as results; the single-transfer RPCs turn a
-failure into its gRPC error, which rolls the transaction back, so a refused request changes
-nothing.
+Each operation resolves the accounts its request names (identities are cached) and decides what
+the caller may do (``domain/authority.py``), producing the drafts the API submits with the
+request's replay-log entry in one statement (``store.ledger.apply_once``). Per-transfer failures
+come back as results; the single-transfer RPCs turn a failure into its gRPC error, and a refused
+single transfer records and changes nothing.
 """
 
 from __future__ import annotations
@@ -31,7 +31,6 @@ from services.wallet.domain.ledger import (
 from services.wallet.domain.principal import Principal
 from services.wallet.domain.results import Result
 from services.wallet.operations.runtime import Runtime
-from services.wallet.store import ledger
 
 USER_BATCH_MAX = 1000
 ESCROW_BATCH_MAX = 100
@@ -122,7 +121,7 @@ async def _resolve(
     return None if ref is None else await runtime.directory.resolve(connection, ref)
 
 
-def _single(outcomes: list[Outcome]) -> Outcome:
+def single(outcomes: list[Outcome]) -> Outcome:
     """The outcome of a single-transfer RPC, or its gRPC error."""
     (outcome,) = outcomes
     result = Result(outcome.result)
@@ -175,14 +174,9 @@ async def _source(
     return await runtime.directory.by_owner(connection, kind, owner)
 
 
-async def create_transfer(
-    connection: AsyncConnection,
-    runtime: Runtime,
-    principal: Principal,
-    request: TransferRequest,
-    *,
-    request_id: str,
-) -> Outcome:
+async def transfer_drafts(
+    connection: AsyncConnection, runtime: Runtime, principal: Principal, request: TransferRequest
+) -> list[Draft]:
     source = await _source(connection, runtime, principal, request.source_wallet_id)
     destination = await runtime.directory.resolve(connection, request.destination)
     denial = None
@@ -190,33 +184,25 @@ async def create_transfer(
         denial = authority.spend_denial(principal, source) or authority.transfer_credit_denial(
             destination
         )
-    outcomes = await ledger.apply(
-        connection,
-        [
-            _draft(
-                request.transfer_id,
-                debit=source,
-                credit=destination,
-                amount=request.amount,
-                code=TransferCode.TRANSFER,
-                memo=request.memo,
-                denial=denial,
-            )
-        ],
-        now=runtime.now(),
-        initiator=principal.initiator(request_id),
-    )
-    return _single(outcomes)
+    return [
+        _draft(
+            request.transfer_id,
+            debit=source,
+            credit=destination,
+            amount=request.amount,
+            code=TransferCode.TRANSFER,
+            memo=request.memo,
+            denial=denial,
+        )
+    ]
 
 
-async def create_transfers(
+async def batch_drafts(
     connection: AsyncConnection,
     runtime: Runtime,
     principal: Principal,
     items: Sequence[TransferItem],
-    *,
-    request_id: str,
-) -> list[Outcome]:
+) -> list[Draft]:
     check_batch(items, maximum=USER_BATCH_MAX)
     drafts = []
     for item in items:
@@ -248,9 +234,7 @@ async def create_transfers(
                 denial=denial,
             )
         )
-    return await ledger.apply(
-        connection, drafts, now=runtime.now(), initiator=principal.initiator(request_id)
-    )
+    return drafts
 
 
 # -- Mint ---------------------------------------------------------------------------------------
@@ -286,14 +270,9 @@ def check_mint(
     return MintRequest(transfer_id=parsed, to=to, amount=amount, reason=reason)
 
 
-async def mint(
-    connection: AsyncConnection,
-    runtime: Runtime,
-    principal: Principal,
-    request: MintRequest,
-    *,
-    request_id: str,
-) -> Outcome:
+async def mint_drafts(
+    connection: AsyncConnection, runtime: Runtime, request: MintRequest
+) -> list[Draft]:
     credit = await runtime.directory.resolve(connection, request.to)
     code = TransferCode.GRANT
     if credit is not None:
@@ -301,22 +280,16 @@ async def mint(
         if allowed is None:
             raise errors.TransferNotAllowed(Result.CREDIT_ACCOUNT_NOT_ALLOWED)
         code = allowed
-    outcomes = await ledger.apply(
-        connection,
-        [
-            _draft(
-                request.transfer_id,
-                debit=runtime.directory.system(AccountKind.MINT),
-                credit=credit,
-                amount=request.amount,
-                code=code,
-                memo=request.reason,
-            )
-        ],
-        now=runtime.now(),
-        initiator=principal.initiator(request_id),
-    )
-    return _single(outcomes)
+    return [
+        _draft(
+            request.transfer_id,
+            debit=runtime.directory.system(AccountKind.MINT),
+            credit=credit,
+            amount=request.amount,
+            code=code,
+            memo=request.reason,
+        )
+    ]
 
 
 # -- CreateEscrowTransfers ----------------------------------------------------------------------
@@ -329,14 +302,12 @@ def check_escrow_access(principal: Principal, items: Sequence[TransferItem]) -> 
         raise ScopeMissing("admin" if funds_escrow else "service")
 
 
-async def create_escrow_transfers(
+async def escrow_drafts(
     connection: AsyncConnection,
     runtime: Runtime,
     principal: Principal,
     items: Sequence[TransferItem],
-    *,
-    request_id: str,
-) -> list[Outcome]:
+) -> list[Draft]:
     check_escrow_access(principal, items)
     drafts = []
     for item in items:
@@ -368,6 +339,4 @@ async def create_escrow_transfers(
                 denial=denial,
             )
         )
-    return await ledger.apply(
-        connection, drafts, now=runtime.now(), initiator=principal.initiator(request_id)
-    )
+    return drafts

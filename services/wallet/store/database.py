@@ -19,6 +19,11 @@ repeats. A database that cannot be reached, or a statement cancelled by its time
 UNAVAILABLE (``DATABASE_UNAVAILABLE``); nothing was committed, so the same ids may be retried.
 :meth:`Database.snapshot` opens a read-only REPEATABLE READ transaction: one consistent view for
 VerifyLedger.
+
+``run(body, single_statement=True)`` is for a body whose write is one statement on the driver
+connection (``store.ledger.apply_once``): no BEGIN/COMMIT round trips; any reads the body makes
+through SQLAlchemy before it begin a transaction the statement joins, committed at the end.
+Errors raised by the driver itself are classified the same way.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import TypeVar
 
+import asyncpg
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -50,16 +56,39 @@ _RETRIED_UNIQUE_CONSTRAINTS = frozenset(
     }
 )
 _BACKOFF_S = 0.005
+_SERVER_GONE = frozenset({"57P01", "57P02", "57P03"})  # admin/crash shutdown, starting up
 
 
 def is_lost_race(error: BaseException) -> bool:
     """Whether running the same transaction again may succeed (see the module docstring)."""
-    if not isinstance(error, sa_exc.DBAPIError):
+    if not isinstance(error, sa_exc.DBAPIError | asyncpg.PostgresError):
         return False
     state = sqlstate(error)
     if state in _RETRIED_SQLSTATES:
         return True
     return state == "23505" and constraint_name(error) in _RETRIED_UNIQUE_CONSTRAINTS
+
+
+def _driver_connection_lost(error: BaseException) -> bool:
+    """A connection failure raised by asyncpg itself (a statement sent on the driver). A
+    terminated backend may also leave the protocol mid-message ("another operation is in
+    progress") until the socket's end is read: that connection is as good as dead."""
+    return _connection_died(error) or isinstance(
+        error, OSError | asyncpg.exceptions.InternalClientError
+    )
+
+
+def _sqlalchemy_invalidated(cause: BaseException) -> bool:
+    return isinstance(cause, sa_exc.DBAPIError) and cause.connection_invalidated
+
+
+def _connection_died(cause: BaseException) -> bool:
+    """Whether the connection was dead or is gone (so a fresh one may succeed)."""
+    if _sqlalchemy_invalidated(cause) or isinstance(cause, asyncpg.exceptions.InternalClientError):
+        return True
+    return isinstance(
+        cause, asyncpg.PostgresConnectionError | asyncpg.InterfaceError | ConnectionError
+    ) or (isinstance(cause, asyncpg.PostgresError) and sqlstate(cause) in _SERVER_GONE)
 
 
 class Database:
@@ -79,22 +108,50 @@ class Database:
                 raise DatabaseUnavailable() from error
             raise
 
-    async def run(self, body: Callable[[AsyncConnection], Awaitable[T]]) -> T:
+    @asynccontextmanager
+    async def single_statement(self) -> AsyncIterator[AsyncConnection]:
+        """A connection whose transaction, if a read began one, commits on success."""
+        try:
+            async with self.engine.connect() as connection:
+                try:
+                    yield connection
+                except BaseException as error:
+                    if _driver_connection_lost(error):
+                        # SQLAlchemy did not see the failure, so do what it does on a
+                        # disconnect: drop this connection and every one pooled with it (a
+                        # restart or failover killed them all; the next checkouts reconnect).
+                        await connection.invalidate()
+                        await self.engine.dispose()
+                        raise DatabaseUnavailable() from error
+                    raise
+                if connection.in_transaction():
+                    await connection.commit()
+        except Exception as error:
+            if is_unavailable(error):
+                raise DatabaseUnavailable() from error
+            raise
+
+    async def run(
+        self, body: Callable[[AsyncConnection], Awaitable[T]], *, single_statement: bool = False
+    ) -> T:
         """Run ``body`` in a transaction, again from the start after a lost race (bounded)."""
         attempt = 0
         reconnected = False
         while True:
             try:
-                async with self.transaction() as connection:
+                scope = self.single_statement() if single_statement else self.transaction()
+                async with scope as connection:
                     return await body(connection)
             except DatabaseUnavailable as unavailable:
                 cause = unavailable.__cause__
-                dead = isinstance(cause, sa_exc.DBAPIError) and cause.connection_invalidated
+                dead = cause is not None and (
+                    _connection_died(cause) if single_statement else _sqlalchemy_invalidated(cause)
+                )
                 if not dead or reconnected:
                     raise
                 reconnected = True
                 continue
-            except sa_exc.DBAPIError as error:
+            except (sa_exc.DBAPIError, asyncpg.PostgresError) as error:
                 if not is_lost_race(error):
                     raise
                 if attempt >= self.retries:
