@@ -89,6 +89,17 @@ service's log lines for the request.
 
 CORS_METHODS: Final = ("GET", "POST", "PUT", "PATCH", "DELETE")
 CORS_HEADERS: Final = ("Authorization", "Content-Type", "X-Request-Id", TRACEPARENT_HEADER)
+CORS_EXPOSED_HEADERS: Final = (
+    "X-Request-Id",
+    TRACEPARENT_HEADER,
+    "Retry-After",
+    "X-RateLimit-Limit",
+    "X-RateLimit-Remaining",
+    "X-RateLimit-Reset",
+    "X-Generation-Id",
+)
+"""What a browser client may read from an answer besides the CORS-safelisted headers: the
+request id and trace to quote in a support request, when to retry, and the generation id."""
 CORS_MAX_AGE_S: Final = 600
 _VALIDATION_ERRORS_REPORTED = 10
 _SAFE_LOCATION = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
@@ -189,7 +200,7 @@ def create_app(
             allow_origins=settings.cors_origins,
             allow_methods=CORS_METHODS,
             allow_headers=CORS_HEADERS,
-            expose_headers=("X-Request-Id",),
+            expose_headers=CORS_EXPOSED_HEADERS,
             # Credentials travel in the Authorization header, never in cookies.
             allow_credentials=False,
             max_age=CORS_MAX_AGE_S,

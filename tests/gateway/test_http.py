@@ -392,7 +392,18 @@ async def test_cors_only_for_listed_origins(make_gateway: MakeGateway) -> None:
     assert "access-control-allow-credentials" not in allowed.headers
     assert "access-control-allow-origin" not in refused.headers
     assert simple.headers["access-control-allow-origin"] == "http://localhost:3000"
-    assert simple.headers["access-control-expose-headers"] == "X-Request-Id"
+    exposed = {
+        name.strip().lower() for name in simple.headers["access-control-expose-headers"].split(",")
+    }
+    assert exposed == {
+        "x-request-id",
+        "traceparent",
+        "retry-after",
+        "x-ratelimit-limit",
+        "x-ratelimit-remaining",
+        "x-ratelimit-reset",
+        "x-generation-id",
+    }
     assert "x-request-id" in refused.headers
 
 
