@@ -15,7 +15,7 @@ import grpc
 from tokenmart.wallet.v1 import wallet_pb2
 
 from services.common.idempotency import request_digest
-from tests.wallet.helpers import CREDIT, Agent, Rows, World, refused, rid
+from tests.wallet.helpers import CREDIT, Agent, Metadata, Rows, World, refused, rid
 
 
 def pay(
@@ -27,6 +27,12 @@ def pay(
         to_agent_id=to.agent_id,
         amount_micros=amount,
     )
+
+
+async def payer_and_payee(world: World, funds: int = CREDIT) -> tuple[Agent, Agent, Metadata]:
+    """A funded agent, another agent to pay, and the payer's wallet metadata."""
+    payer = await world.funded_agent(funds)
+    return payer, await world.agent(), await world.token(payer.api_key)
 
 
 def recorded(rows: Rows, request_id: str) -> list[bytes]:
@@ -41,9 +47,7 @@ def recorded(rows: Rows, request_id: str) -> list[bytes]:
 async def test_a_refused_single_transfer_records_nothing_so_it_can_be_sent_again(
     world: World, rows: Rows
 ) -> None:
-    alice = await world.funded_agent(CREDIT)
-    bob = await world.agent()
-    metadata = await world.token(alice.api_key)
+    alice, bob, metadata = await payer_and_payee(world)
     request = pay(bob, 2 * CREDIT)
     await refused(
         world.gateway.CreateTransfer(request, metadata=metadata),
@@ -62,9 +66,7 @@ async def test_a_refused_single_transfer_records_nothing_so_it_can_be_sent_again
 async def test_the_recorded_answer_is_the_outcome_rows_tagged_apart_from_any_message(
     world: World, rows: Rows
 ) -> None:
-    alice = await world.funded_agent(CREDIT)
-    bob = await world.agent()
-    metadata = await world.token(alice.api_key)
+    _, bob, metadata = await payer_and_payee(world)
     request = pay(bob, CREDIT // 4)
     first = await world.gateway.CreateTransfer(request, metadata=metadata)
     (stored,) = recorded(rows, request.request_id)
@@ -81,9 +83,7 @@ async def test_the_recorded_answer_is_the_outcome_rows_tagged_apart_from_any_mes
 async def test_an_answer_recorded_by_run_once_before_the_migration_is_replayed_as_recorded(
     world: World, rows: Rows
 ) -> None:
-    alice = await world.funded_agent(CREDIT)
-    bob = await world.agent()
-    metadata = await world.token(alice.api_key)
+    _, bob, metadata = await payer_and_payee(world)
     earlier = pay(bob, 1)
     await world.gateway.CreateTransfer(earlier, metadata=metadata)
     caller = rows.value("SELECT caller FROM request_log WHERE request_id = %s", earlier.request_id)
@@ -115,9 +115,7 @@ async def test_an_answer_recorded_by_run_once_before_the_migration_is_replayed_a
 async def test_a_batch_records_its_failures_and_replays_them_after_funds_arrive(
     world: World,
 ) -> None:
-    alice = await world.funded_agent(CREDIT)
-    bob = await world.agent()
-    metadata = await world.token(alice.api_key)
+    alice, bob, metadata = await payer_and_payee(world)
     request = wallet_pb2.CreateTransfersRequest(
         request_id=rid(),
         transfers=[
@@ -144,9 +142,7 @@ async def test_a_batch_records_its_failures_and_replays_them_after_funds_arrive(
 async def test_copies_of_one_request_racing_each_other_move_once_and_answer_alike(
     world: World, rows: Rows
 ) -> None:
-    alice = await world.funded_agent(CREDIT)
-    bob = await world.agent()
-    metadata = await world.token(alice.api_key)
+    _, bob, metadata = await payer_and_payee(world)
     request = pay(bob, CREDIT // 3)
     answers = await asyncio.gather(
         *(world.gateway.CreateTransfer(request, metadata=metadata) for _ in range(24))
@@ -159,9 +155,7 @@ async def test_copies_of_one_request_racing_each_other_move_once_and_answer_alik
 async def test_a_request_id_reused_for_another_request_is_a_conflict_and_moves_nothing(
     world: World, rows: Rows
 ) -> None:
-    alice = await world.funded_agent(CREDIT)
-    bob = await world.agent()
-    metadata = await world.token(alice.api_key)
+    _, bob, metadata = await payer_and_payee(world)
     first = pay(bob, 10)
     await world.gateway.CreateTransfer(first, metadata=metadata)
     before = rows.snapshot()
