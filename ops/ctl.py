@@ -7,7 +7,7 @@ certificate and a service access token (scope ``operator``) that auth issues to 
     tokenmartctl provider ...   (models, rotate-kek, unsettled, settle, generation; see
                                  ops/ctl_provider.py)
     tokenmartctl auth ...       (suspend-agent, reactivate-agent, set-role, rotate-signing-key,
-                                 audit; see ops/ctl_auth.py)
+                                 reseal-signing-keys, audit; see ops/ctl_auth.py)
 
 Connection settings (defaults fit a ``make run`` stack on this machine):
 

@@ -1,6 +1,7 @@
 """``tokenmartctl auth ...``: the containment calls of the incident runbook (docs/operations.md
 §4.1): suspend and reactivate agents, change account roles, rotate the access-token signing key,
-and read the audit log. Hooked into :mod:`ops.ctl` by ``add_commands`` and ``run``.
+re-seal the stored signing keys under a new key-encryption key, and read the audit log. Hooked
+into :mod:`ops.ctl` by ``add_commands`` and ``run``.
 
     tokenmartctl auth suspend-agent AGENT_ID --reason TEXT [--request-id UUID] [--json]
     tokenmartctl auth reactivate-agent AGENT_ID --reason TEXT [--request-id UUID] [--json]
@@ -8,6 +9,7 @@ and read the audit log. Hooked into :mod:`ops.ctl` by ``add_commands`` and ``run
         [--request-id UUID] [--json]
     tokenmartctl auth rotate-signing-key [--compromised | --activate-after-s N]
         [--request-id UUID] [--json]
+    tokenmartctl auth reseal-signing-keys [--request-id UUID] [--json]
     tokenmartctl auth audit (--account-id ID | --agent-id ID) [--page-size N] [--all] [--json]
 
 Ids are UUIDs (8-4-4-4-12 hex). A reason is 1..500 characters, not blank, without control
@@ -19,6 +21,11 @@ auth answers a repeated request id with the first answer, so after a timeout or 
 the same command with the printed ``--request-id`` is safe to run again (for a compromised
 rotation, a second rotation would also retire the key the first one made).
 
+``reseal-signing-keys`` re-seals under auth's ``SIGNING_KEK`` every stored signing key that
+opens only under ``SIGNING_KEK_PREVIOUS`` (the KEK change of docs/operations.md §4.1 step 4). It
+is idempotent: running it again reports every key as already current. Keys that neither KEK
+opens are printed and left alone.
+
 ``audit`` prints one page (newest first) unless ``--all``, which follows the page tokens for at
 most ``PAGES_MAX`` pages and says so when it stopped early.
 
@@ -26,7 +33,8 @@ Each command authenticates like every ctl command: the ``ctl`` certificate, and 
 (scope ``operator``) that auth issues to it; auth's address is ``TOKENMART_CTL_AUTH_TARGET``
 (default ``127.0.0.1:$TOKENMART_AUTH_PORT`` or 50051).
 
-Exit status: 0 on success, 1 when auth refused (the reason is printed), 2 for bad usage.
+Exit status: 0 on success, 1 when auth refused (the reason is printed), 2 for bad usage, 3 when
+``reseal-signing-keys`` left keys that neither KEK opens (so ``SIGNING_KEK_PREVIOUS`` cannot go).
 """
 
 from __future__ import annotations
@@ -60,15 +68,22 @@ ACTIVATE_AFTER_MAX_S = 3600
 PAGE_SIZE_DEFAULT = 50
 PAGE_SIZE_MAX = 200
 PAGES_MAX = 50  # --all reads at most 50 x 200 = 10,000 events
+INCOMPLETE = 3  # as tokenmartctl provider rotate-kek: some keys could not be re-sealed
 _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
-_MUTATING = ("suspend-agent", "reactivate-agent", "set-role", "rotate-signing-key")
+_MUTATING = (
+    "suspend-agent",
+    "reactivate-agent",
+    "set-role",
+    "rotate-signing-key",
+    "reseal-signing-keys",
+)
 Metadata = tuple[tuple[str, str], ...]
 
 
 def add_commands(subparsers: Any) -> None:
     """Add ``auth`` and its commands to tokenmartctl's top-level subparsers."""
     auth = subparsers.add_parser(
-        "auth", help="suspensions, roles, signing-key rotation, the audit log"
+        "auth", help="suspensions, roles, signing-key rotation and re-sealing, the audit log"
     )
     commands = auth.add_subparsers(dest="command", required=True)
 
@@ -105,6 +120,13 @@ def add_commands(subparsers: Any) -> None:
     )
     _mutation_options(rotate)
 
+    reseal = commands.add_parser(
+        "reseal-signing-keys",
+        help="re-seal every stored signing key under SIGNING_KEK (after a KEK change); "
+        "exit 3 if some key opens under neither KEK",
+    )
+    _mutation_options(reseal)
+
     audit = commands.add_parser("audit", help="audit events of an account or agent, newest first")
     subject = audit.add_mutually_exclusive_group(required=True)
     subject.add_argument("--account-id", help="events whose actor or subject is this account")
@@ -139,6 +161,8 @@ async def run(arguments: argparse.Namespace, environ: Mapping[str, str]) -> int:
                 return await _set_role(stub, metadata, arguments, request_id)
             if arguments.command == "rotate-signing-key":
                 return await _rotate(stub, metadata, arguments, request_id)
+            if arguments.command == "reseal-signing-keys":
+                return await _reseal(stub, metadata, arguments, request_id)
             if arguments.command == "audit":
                 return await _audit(stub, metadata, arguments)
     except ctl.Usage as problem:
@@ -355,6 +379,37 @@ async def _rotate(
     lines.append(f"(request id {request_id})")
     print("\n".join(lines))
     return 0
+
+
+async def _reseal(
+    stub: auth_pb2_grpc.AuthServiceStub,
+    metadata: Metadata,
+    arguments: argparse.Namespace,
+    request_id: str,
+) -> int:
+    response = await stub.ResealSigningKeys(
+        auth_pb2.ResealSigningKeysRequest(request_id=request_id), metadata=metadata
+    )
+    status = INCOMPLETE if response.failed_key_ids else 0
+    if arguments.json:
+        print(_json(response))
+        return status
+    lines = [
+        f"re-sealed {response.resealed} signing keys under SIGNING_KEK; "
+        f"already current {response.already_current}; failed {len(response.failed_key_ids)}"
+    ]
+    for key_id in response.failed_key_ids:
+        lines.append(
+            f"  FAILED {key_id}: opens under neither SIGNING_KEK nor SIGNING_KEK_PREVIOUS "
+            "(left unchanged)"
+        )
+    if response.failed_key_ids:
+        lines.append("keep SIGNING_KEK_PREVIOUS until these keys are dealt with")
+    else:
+        lines.append("every stored key opens under SIGNING_KEK: SIGNING_KEK_PREVIOUS can go")
+    lines.append(f"(request id {request_id})")
+    print("\n".join(lines))
+    return status
 
 
 async def _audit(

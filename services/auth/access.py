@@ -37,6 +37,7 @@ CALLERS: Mapping[str, tuple[str, ...]] = {
     "IssueServiceToken": ("provider", "review", "ctl"),
     "GetPublicKeys": ("gateway", "wallet", "provider", "review", "ctl"),
     "RotateSigningKey": ("ctl",),
+    "ResealSigningKeys": ("ctl",),
     "CreateIdentityToken": ("gateway",),
     "VerifyIdentityToken": ("gateway",),
     "CreateKey": ("gateway",),

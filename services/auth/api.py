@@ -693,6 +693,25 @@ class AuthApi(auth_pb2_grpc.AuthServiceServicer):
         await self.runtime.keyring.reload()
         return response
 
+    async def ResealSigningKeys(
+        self, request: auth_pb2.ResealSigningKeysRequest, context: grpc.aio.ServicerContext
+    ) -> auth_pb2.ResealSigningKeysResponse:
+        async def body(tx: AsyncSession, caller: Caller) -> auth_pb2.ResealSigningKeysResponse:
+            reseal = await administration.reseal_signing_keys(tx, self.runtime, caller)
+            return auth_pb2.ResealSigningKeysResponse(
+                resealed=len(reseal.resealed),
+                already_current=reseal.already_current,
+                failed_key_ids=list(reseal.failed),
+            )
+
+        return await self._mutate(
+            context,
+            method="ResealSigningKeys",
+            request=request,
+            response_type=auth_pb2.ResealSigningKeysResponse,
+            body=body,
+        )
+
     # -- identity tokens -----------------------------------------------------------------------
 
     async def CreateIdentityToken(

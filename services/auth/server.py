@@ -74,7 +74,7 @@ def build_runtime(
         passwords=Passwords(hasher, max_concurrent=password_settings.max_concurrent),
         keyring=Keyring(
             database=database,
-            encryption=KeyEncryption(settings.signing_kek.reveal()),
+            encryption=key_encryption(settings),
             settings=settings.tokens,
             clock=clock,
         ),
@@ -84,6 +84,15 @@ def build_runtime(
     )
     built.append(runtime)
     return runtime
+
+
+def key_encryption(settings: AuthSettings) -> KeyEncryption:
+    """Seals under SIGNING_KEK; opens under it or, during a KEK change, SIGNING_KEK_PREVIOUS."""
+    previous = settings.signing_kek_previous
+    return KeyEncryption(
+        settings.signing_kek.reveal(),
+        previous_kek=previous.reveal() if previous is not None else None,
+    )
 
 
 def registrations(runtime: Runtime) -> Iterable[Registration]:
@@ -97,14 +106,18 @@ def registrations(runtime: Runtime) -> Iterable[Registration]:
 
 async def preflight(settings: AuthSettings) -> None:
     """Before serving: reach the schema, create the first signing key if there is none, and
-    decrypt the live keys (a wrong SIGNING_KEK fails here, not on the first request)."""
+    decrypt the live keys (a wrong SIGNING_KEK fails here, not on the first request). Each key
+    may open under SIGNING_KEK or, during a KEK change, SIGNING_KEK_PREVIOUS."""
     engine = create_engine(settings.common.database, application_name="tokenmart-auth-preflight")
     try:
         await build_runtime(settings, engine).keyring.start()
     except InvalidTag:
-        # The one likely cause, said plainly (the KEK itself is never logged).
+        # The one likely cause, said plainly (the KEKs themselves are never logged).
+        tried = "TOKENMART_AUTH_SIGNING_KEK"
+        if settings.signing_kek_previous is not None:
+            tried += " or TOKENMART_AUTH_SIGNING_KEK_PREVIOUS"
         raise SystemExit(
-            "auth: the stored signing keys cannot be decrypted with TOKENMART_AUTH_SIGNING_KEK "
+            f"auth: the stored signing keys cannot be decrypted with {tried} "
             "(a different key-encryption key than the one that sealed them); start auth with "
             "the original KEK"
         ) from None

@@ -8,6 +8,11 @@ Two secrets are required and fail fast when missing or malformed (their values a
 * ``SIGNING_KEK``: the AES-256-GCM key that encrypts the access-token signing keys at rest
   (base64 or urlsafe base64, exactly 32 bytes).
 
+One secret is optional, for replacing the KEK: ``SIGNING_KEK_PREVIOUS`` (same format, and it must
+differ from ``SIGNING_KEK``) also opens stored signing keys, so auth starts with keys sealed under
+either while ``ResealSigningKeys`` moves them to ``SIGNING_KEK``. New keys are always sealed under
+``SIGNING_KEK``.
+
 Everything else has a default fit for production; tests lower the Argon2 cost.
 """
 
@@ -82,6 +87,28 @@ def decode_secret(env: Env, key: str, *, minimum: int, maximum: int) -> Secret:
     return Secret(decoded)
 
 
+def decode_optional_secret(env: Env, key: str, *, minimum: int, maximum: int) -> Secret | None:
+    """Like :func:`decode_secret`, but unset (or blank) means None."""
+    if env.optional_str(key) is None:
+        return None
+    return decode_secret(env, key, minimum=minimum, maximum=maximum)
+
+
+def read_signing_keks(env: Env) -> tuple[Secret, Secret | None]:
+    """``SIGNING_KEK`` and the optional ``SIGNING_KEK_PREVIOUS``, which must differ from it (the
+    same key twice would hide a half-finished KEK change, and re-sealing would do nothing)."""
+    primary = decode_secret(env, "SIGNING_KEK", minimum=KEK_BYTES, maximum=KEK_BYTES)
+    previous = decode_optional_secret(
+        env, "SIGNING_KEK_PREVIOUS", minimum=KEK_BYTES, maximum=KEK_BYTES
+    )
+    if previous is not None and previous == primary:
+        raise SettingsError(
+            f"{env.name('SIGNING_KEK_PREVIOUS')} must differ from {env.name('SIGNING_KEK')} "
+            f"(unset it once the stored keys are re-sealed)"
+        )
+    return primary, previous
+
+
 @dataclass(frozen=True)
 class PasswordSettings:
     """Argon2id cost; the dummy hash for unknown emails uses the same parameters."""
@@ -152,6 +179,8 @@ class AuthSettings:
     common: ServiceSettings
     pepper: Secret = field(repr=False)
     signing_kek: Secret = field(repr=False)
+    signing_kek_previous: Secret | None = field(repr=False)
+    """The KEK being replaced: opens stored keys until they are re-sealed; never seals."""
     passwords: PasswordSettings
     sessions: SessionSettings
     lockout: LockoutSettings
@@ -162,6 +191,10 @@ class AuthSettings:
     def __post_init__(self) -> None:
         assert len(self.pepper.reveal()) >= PEPPER_MIN_BYTES
         assert len(self.signing_kek.reveal()) == KEK_BYTES
+        assert self.signing_kek_previous is None or (
+            len(self.signing_kek_previous.reveal()) == KEK_BYTES
+            and self.signing_kek_previous != self.signing_kek
+        )
         assert self.tokens.access_token_ttl_s <= ACCESS_TOKEN_MAX_TTL_S
         assert self.tokens.authenticate_cache_ms <= 1000
         assert self.sessions.session_token_ttl_s <= self.sessions.absolute_ttl_s
@@ -169,10 +202,12 @@ class AuthSettings:
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> AuthSettings:
         env = service_env("auth", environ)
+        signing_kek, signing_kek_previous = read_signing_keks(env)
         return cls(
             common=ServiceSettings.from_env("auth", environ, peers=PEERS),
             pepper=decode_secret(env, "PEPPER", minimum=PEPPER_MIN_BYTES, maximum=1024),
-            signing_kek=decode_secret(env, "SIGNING_KEK", minimum=KEK_BYTES, maximum=KEK_BYTES),
+            signing_kek=signing_kek,
+            signing_kek_previous=signing_kek_previous,
             passwords=PasswordSettings(
                 time_cost=env.int("ARGON2_TIME_COST", 3, minimum=1, maximum=20),
                 memory_kib=env.int("ARGON2_MEMORY_KIB", 65_536, minimum=8, maximum=4_194_304),

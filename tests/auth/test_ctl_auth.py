@@ -5,7 +5,9 @@ key; bad arguments exit 2 before any call, refusals exit 1 with auth's reason.""
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
+import re
 import socket
 import threading
 import uuid
@@ -13,6 +15,7 @@ from collections.abc import Callable, Iterator
 
 import grpc
 import jwt
+import psycopg
 import pytest
 from tokenmart.auth.v1 import auth_pb2
 
@@ -320,6 +323,8 @@ _AGENT = "3f0c1b52-9d8e-4c1a-b6f7-2a4d5e6f7a8b"
         (["rotate-signing-key", "--activate-after-s", "-1"], "between 0 and 3600"),
         (["rotate-signing-key", "--compromised", "--activate-after-s", "0"], "not allowed"),
         (["rotate-signing-key", "--request-id", "again"], "--request-id must be a UUID"),
+        (["reseal-signing-keys", "--request-id", "again"], "--request-id must be a UUID"),
+        (["reseal-signing-keys", "--compromised"], "unrecognized arguments: --compromised"),
         (["audit"], "one of the arguments --account-id --agent-id is required"),
         (["audit", "--agent-id", _AGENT, "--account-id", _AGENT], "not allowed with"),
         (["audit", "--agent-id", "nobody"], "--agent-id must be a UUID"),
@@ -405,3 +410,79 @@ async def test_rotation_prints_the_new_kid_and_what_happens_to_old_tokens(
         status, out, err = await _ctl(server, capsys, "rotate-signing-key")
         assert (status, out) == (1, "")
         assert err.startswith("tokenmartctl: refused: ROTATION_IN_PROGRESS: ")
+
+
+# -- re-sealing the signing keys under a new KEK ------------------------------------------------
+
+_KEK_OLD = base64.b64encode(b"old-key-encryption-key-32-bytes!").decode()
+_KEK_NEW = base64.b64encode(b"new-key-encryption-key-32-bytes!").decode()
+
+
+def _sealed(database: ServiceDatabase) -> dict[str, tuple[bytes, bytes]]:
+    with psycopg.connect(database.owner_url) as connection:
+        rows = connection.execute(
+            "SELECT id, private_key_nonce, private_key_ciphertext FROM auth.signing_keys"
+        ).fetchall()
+    return {str(row[0]): (bytes(row[1]), bytes(row[2])) for row in rows}
+
+
+async def test_reseal_moves_the_keys_then_finds_them_current(
+    start_auth_server: Callable[..., AuthServerHandle],
+    fresh_auth_database: ServiceDatabase,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    old = start_auth_server(env={"SIGNING_KEK": _KEK_OLD}, database=fresh_auth_database)
+    status, _, _ = await _ctl(old, capsys, "rotate-signing-key", "--compromised")
+    assert status == 0
+    server = start_auth_server(
+        env={"SIGNING_KEK": _KEK_NEW, "SIGNING_KEK_PREVIOUS": _KEK_OLD},
+        database=fresh_auth_database,
+    )
+    status, out, err = await _ctl(server, capsys, "reseal-signing-keys")
+    assert (status, err) == (0, "")
+    assert "re-sealed 2 signing keys under SIGNING_KEK; already current 0; failed 0" in out
+    assert "SIGNING_KEK_PREVIOUS can go" in out
+    assert re.search(r"\(request id [0-9a-f-]{36}\)", out)
+    status, out, err = await _ctl(server, capsys, "reseal-signing-keys", "--json")
+    assert (status, err) == (0, "")
+    assert json.loads(out) == {"already_current": 2}  # proto3 JSON leaves out zeros and empties
+    for nonce, ciphertext in _sealed(fresh_auth_database).values():
+        assert len(nonce) == 12 and len(ciphertext) == 48
+    for secret in (_KEK_OLD, _KEK_NEW):
+        assert secret not in out
+
+
+async def test_reseal_exits_3_and_names_the_keys_no_kek_opens(
+    start_auth_server: Callable[..., AuthServerHandle],
+    fresh_auth_database: ServiceDatabase,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # A KEK change that was never finished: the first key, sealed under KEK U, was retired but
+    # never re-sealed; the active key is under OLD. Auth now runs with NEW and previous OLD.
+    unknown = base64.b64encode(b"a-kek-that-nobody-configured-!!!").decode()
+    start_auth_server(env={"SIGNING_KEK": unknown}, database=fresh_auth_database)
+    ((stranded, _),) = _sealed(fresh_auth_database).items()
+    middle = start_auth_server(
+        env={"SIGNING_KEK": _KEK_OLD, "SIGNING_KEK_PREVIOUS": unknown},
+        database=fresh_auth_database,
+    )
+    status, _, _ = await _ctl(middle, capsys, "rotate-signing-key", "--compromised")
+    assert status == 0
+    server = start_auth_server(
+        env={"SIGNING_KEK": _KEK_NEW, "SIGNING_KEK_PREVIOUS": _KEK_OLD},
+        database=fresh_auth_database,
+    )
+    before = _sealed(fresh_auth_database)
+    request_id = str(uuid.uuid4())
+    status, out, err = await _ctl(server, capsys, "reseal-signing-keys", "--request-id", request_id)
+    assert (status, err) == (3, "")
+    assert "re-sealed 1 signing keys under SIGNING_KEK; already current 0; failed 1" in out
+    assert f"  FAILED {stranded}: opens under neither SIGNING_KEK nor SIGNING_KEK_PREVIOUS" in out
+    assert "keep SIGNING_KEK_PREVIOUS" in out
+    assert f"(request id {request_id})" in out
+    after = _sealed(fresh_auth_database)
+    assert after[stranded] == before[stranded]  # byte for byte
+    assert len(after) == 2 and all(after[key] != before[key] for key in after if key != stranded)
+    status, out, _ = await _ctl(server, capsys, "reseal-signing-keys", "--json")
+    assert status == 3
+    assert json.loads(out) == {"already_current": 1, "failed_key_ids": [stranded]}

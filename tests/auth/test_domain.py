@@ -27,6 +27,7 @@ from services.auth.domain.principal import (
 )
 from services.auth.domain.signing_keys import (
     KeyEncryption,
+    SealedUnder,
     SigningKeyStatus,
     new_key,
     signing_key,
@@ -302,6 +303,44 @@ def test_a_sealed_key_opens_only_under_its_own_kek_and_id() -> None:
     moved = dataclasses.replace(created.key, id=uuid.uuid4())
     with pytest.raises(InvalidTag):
         KeyEncryption(b"k" * 32).open(moved)
+
+
+def test_during_a_kek_change_keys_open_under_either_kek_and_seal_under_the_new_one() -> None:
+    import dataclasses
+
+    from cryptography.exceptions import InvalidTag
+
+    old, new, other = b"o" * 32, b"n" * 32, b"x" * 32
+    changing = KeyEncryption(new, previous_kek=old)
+    under_old = new_key(KeyEncryption(old), status=SigningKeyStatus.ACTIVE, not_before=NOW, now=NOW)
+    under_new = new_key(changing, status=SigningKeyStatus.NEXT, not_before=NOW, now=NOW)
+    under_other = new_key(
+        KeyEncryption(other), status=SigningKeyStatus.ACTIVE, not_before=NOW, now=NOW
+    )
+    # New keys are sealed under the primary KEK only.
+    assert KeyEncryption(new).open(under_new.key).key_id == under_new.key.key_id
+    with pytest.raises(InvalidTag):
+        KeyEncryption(old).open(under_new.key)
+    # Either KEK opens; a third does not.
+    assert changing.open(under_old.key).key_id == under_old.key.key_id
+    with pytest.raises(InvalidTag):
+        changing.open(under_other.key)
+    assert changing.sealed_under(under_old.key) is SealedUnder.PREVIOUS
+    assert changing.sealed_under(under_new.key) is SealedUnder.PRIMARY
+    assert changing.sealed_under(under_other.key) is SealedUnder.NEITHER
+    # Re-sealing moves only keys under the previous KEK, to the primary, with a fresh nonce.
+    assert changing.reseal(under_new.key) == (SealedUnder.PRIMARY, None)
+    assert changing.reseal(under_other.key) == (SealedUnder.NEITHER, None)
+    where, sealed = changing.reseal(under_old.key)
+    assert where is SealedUnder.PREVIOUS and sealed is not None
+    nonce, ciphertext = sealed
+    assert nonce != under_old.key.private_key_nonce
+    moved = dataclasses.replace(
+        under_old.key, private_key_nonce=nonce, private_key_ciphertext=ciphertext
+    )
+    opened = KeyEncryption(new).open(moved).private_key.private_bytes_raw()
+    assert opened == under_old.material.private_key.private_bytes_raw()
+    assert "redacted" in repr(changing) and repr(old) not in repr(changing)
 
 
 def test_page_tokens_are_bound_to_their_list_and_filter() -> None:

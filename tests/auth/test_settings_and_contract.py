@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import re
+import secrets
 from pathlib import Path
 
 import pytest
@@ -62,6 +63,26 @@ def test_defaults_are_production_grade(pki: dict[str, IssuedFiles]) -> None:
         ({"PEPPER": "not base64 at all!"}, "TOKENMART_AUTH_PEPPER must be base64"),
         ({"SIGNING_KEK": None}, "TOKENMART_AUTH_SIGNING_KEK is required"),
         ({"SIGNING_KEK": base64.b64encode(b"k" * 33).decode()}, "TOKENMART_AUTH_SIGNING_KEK must"),
+        (
+            {"SIGNING_KEK_PREVIOUS": "not base64 at all!"},
+            "TOKENMART_AUTH_SIGNING_KEK_PREVIOUS must be base64",
+        ),
+        (
+            {"SIGNING_KEK_PREVIOUS": base64.b64encode(b"o" * 31).decode()},
+            "TOKENMART_AUTH_SIGNING_KEK_PREVIOUS must decode to 32..32 bytes",
+        ),
+        (
+            {"SIGNING_KEK_PREVIOUS": AUTH_FAST_ENV["SIGNING_KEK"]},
+            "TOKENMART_AUTH_SIGNING_KEK_PREVIOUS must differ from TOKENMART_AUTH_SIGNING_KEK",
+        ),
+        (
+            # The same 32 bytes in the other alphabet, unpadded: still the same key.
+            {
+                "SIGNING_KEK": base64.b64encode(b"\xfb" * 32).decode(),
+                "SIGNING_KEK_PREVIOUS": base64.urlsafe_b64encode(b"\xfb" * 32).decode().rstrip("="),
+            },
+            "TOKENMART_AUTH_SIGNING_KEK_PREVIOUS must differ from TOKENMART_AUTH_SIGNING_KEK",
+        ),
         ({"ACCESS_TOKEN_TTL_S": "301"}, "TOKENMART_AUTH_ACCESS_TOKEN_TTL_S must be between"),
         ({"AUTHENTICATE_CACHE_MS": "1001"}, "TOKENMART_AUTH_AUTHENTICATE_CACHE_MS must be"),
         ({"IDENTITY_TOKEN_TTL_S": "601"}, "TOKENMART_AUTH_IDENTITY_TOKEN_TTL_S must be"),
@@ -86,12 +107,26 @@ def test_urlsafe_secrets_like_make_run_generates_are_accepted(pki: dict[str, Iss
 
 
 def test_secrets_never_appear_in_a_repr(pki: dict[str, IssuedFiles]) -> None:
-    settings = AuthSettings.from_env(_environ(pki))
+    previous = base64.b64encode(b"previous-kek-of-exactly-32-bytes").decode()
+    settings = AuthSettings.from_env(_environ(pki, SIGNING_KEK_PREVIOUS=previous))
     text = repr(settings)
     assert "hunter2" not in text
     assert AUTH_FAST_ENV["PEPPER"] not in text
     assert base64.b64decode(AUTH_FAST_ENV["PEPPER"]).decode() not in text
+    assert previous not in text and "previous-kek" not in text
+    assert AUTH_FAST_ENV["SIGNING_KEK"] not in text
     assert "redacted" in text
+    assert repr(settings.signing_kek_previous) == "Secret(<redacted>)"
+
+
+def test_the_previous_kek_is_optional(pki: dict[str, IssuedFiles]) -> None:
+    assert AuthSettings.from_env(_environ(pki)).signing_kek_previous is None
+    blank = AuthSettings.from_env(_environ(pki, SIGNING_KEK_PREVIOUS="  "))
+    assert blank.signing_kek_previous is None
+    previous = secrets.token_urlsafe(32)  # as make run generates keys
+    settings = AuthSettings.from_env(_environ(pki, SIGNING_KEK_PREVIOUS=previous))
+    assert settings.signing_kek_previous is not None
+    assert settings.signing_kek_previous.reveal() == base64.urlsafe_b64decode(previous + "=")
 
 
 def _proto_text() -> str:
@@ -100,7 +135,7 @@ def _proto_text() -> str:
 
 def test_every_rpc_of_the_contract_is_implemented() -> None:
     rpcs = re.findall(r"^\s*rpc (\w+)\(", _proto_text(), flags=re.MULTILINE)
-    assert len(rpcs) == 32
+    assert len(rpcs) == 33
     for rpc in rpcs:
         assert rpc in AuthApi.__dict__, f"{rpc} is not implemented"
 

@@ -55,6 +55,8 @@ DUMMY_SECRETS: dict[str, str] = {
     "database-url": "postgresql://tokenmart_svc:password@postgresql:5432/tokenmart",
     "pepper": _KEY32,
     "signing-kek": _KEY32,
+    # A KEK being replaced must differ from signing-kek (auth refuses the same key twice).
+    "signing-kek-previous": base64.b64encode(b"p" * 32).decode(),
     "kek-1": _KEY32,
     "rate-limit-key": _KEY32,
     "redis-url": "redis://redis:6379/0",

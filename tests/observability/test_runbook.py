@@ -30,6 +30,7 @@ _AUTH_RPCS = {
     "reactivate-agent": "ReactivateAgent",
     "set-role": "SetAccountRole",
     "rotate-signing-key": "RotateSigningKey",
+    "reseal-signing-keys": "ResealSigningKeys",
     "audit": "ListAuditEvents",
 }
 
@@ -76,6 +77,7 @@ def test_the_runbooks_auth_commands_cover_containment_and_call_rpcs_ctl_may_call
     commands = _auth_commands()
     assert set(_AUTH_RPCS) <= {argv[1] for argv in commands}
     assert ["auth", "rotate-signing-key", "--compromised"] in commands
+    assert ["auth", "reseal-signing-keys"] in commands  # replacing a leaked SIGNING_KEK
     assert "auth_rpc" not in _text()  # the script these commands replace is gone
     allowlist = auth_access.allowlist(reflection=False)
     parser = ctl._parser()

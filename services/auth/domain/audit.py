@@ -37,6 +37,7 @@ class EventType(StrEnum):
     IDENTITY_TOKEN_REJECTED = "identity_token_rejected"  # noqa: S105 - an event name
     ADMIN_ACCOUNT_CREATED = "admin_account_created"
     SIGNING_KEY_ROTATED = "signing_key_rotated"
+    SIGNING_KEYS_RESEALED = "signing_keys_resealed"
 
 
 class Outcome(StrEnum):

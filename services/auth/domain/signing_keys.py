@@ -21,6 +21,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -72,14 +73,30 @@ class SigningKey:
         return self.not_after is None or now < self.not_after
 
 
-class KeyEncryption:
-    """AES-256-GCM under the KEK, with the key id as associated data."""
+class SealedUnder(StrEnum):
+    """Which key-encryption key opens a stored key."""
 
-    def __init__(self, kek: bytes) -> None:
+    PRIMARY = "primary"
+    PREVIOUS = "previous"
+    NEITHER = "neither"
+
+
+class KeyEncryption:
+    """AES-256-GCM under the KEK, with the key id as associated data.
+
+    During a KEK change a previous KEK is configured too: it opens keys that are not yet
+    re-sealed, but nothing is ever sealed under it.
+    """
+
+    def __init__(self, kek: bytes, *, previous_kek: bytes | None = None) -> None:
         assert len(kek) == 32, "AES-256 needs a 32-byte key"
+        assert previous_kek is None or len(previous_kek) == 32, "AES-256 needs a 32-byte key"
+        assert previous_kek != kek, "the previous KEK must differ from the primary one"
         self._aead = AESGCM(kek)
+        self._previous = AESGCM(previous_kek) if previous_kek is not None else None
 
     def seal(self, *, key_id: str, private_key: Ed25519PrivateKey) -> tuple[bytes, bytes]:
+        """Seal under the primary KEK with a fresh nonce."""
         raw = private_key.private_bytes(
             serialization.Encoding.Raw,
             serialization.PrivateFormat.Raw,
@@ -89,16 +106,44 @@ class KeyEncryption:
         return nonce, self._aead.encrypt(nonce, raw, key_id.encode("ascii"))
 
     def open(self, key: SigningKey) -> SigningMaterial:
-        """Decrypt; raises ``cryptography.exceptions.InvalidTag`` under a wrong KEK or AAD."""
-        raw = self._aead.decrypt(
-            key.private_key_nonce, key.private_key_ciphertext, key.key_id.encode("ascii")
-        )
-        private_key = Ed25519PrivateKey.from_private_bytes(raw)
-        assert public_bytes(private_key.public_key()) == key.public_key, "key pair mismatch"
-        return SigningMaterial(key_id=key.key_id, private_key=private_key)
+        """Decrypt under the primary KEK, else the previous one; raises
+        ``cryptography.exceptions.InvalidTag`` when neither opens it (a wrong KEK or AAD)."""
+        sealed_under, material = self._open(key)
+        if material is None:
+            assert sealed_under is SealedUnder.NEITHER
+            raise InvalidTag()
+        return material
+
+    def sealed_under(self, key: SigningKey) -> SealedUnder:
+        return self._open(key)[0]
+
+    def reseal(self, key: SigningKey) -> tuple[SealedUnder, tuple[bytes, bytes] | None]:
+        """Where ``key`` is sealed now, and for a key under the previous KEK its (nonce,
+        ciphertext) sealed under the primary one; None for keys to leave as they are."""
+        sealed_under, material = self._open(key)
+        if sealed_under is not SealedUnder.PREVIOUS:
+            return sealed_under, None
+        assert material is not None
+        return sealed_under, self.seal(key_id=key.key_id, private_key=material.private_key)
+
+    def _open(self, key: SigningKey) -> tuple[SealedUnder, SigningMaterial | None]:
+        candidates = [(SealedUnder.PRIMARY, self._aead)]
+        if self._previous is not None:
+            candidates.append((SealedUnder.PREVIOUS, self._previous))
+        for sealed_under, aead in candidates:
+            try:
+                raw = aead.decrypt(
+                    key.private_key_nonce, key.private_key_ciphertext, key.key_id.encode("ascii")
+                )
+            except InvalidTag:
+                continue
+            private_key = Ed25519PrivateKey.from_private_bytes(raw)
+            assert public_bytes(private_key.public_key()) == key.public_key, "key pair mismatch"
+            return sealed_under, SigningMaterial(key_id=key.key_id, private_key=private_key)
+        return SealedUnder.NEITHER, None
 
     def __repr__(self) -> str:
-        return "KeyEncryption(<kek redacted>)"
+        return "KeyEncryption(<keks redacted>)"
 
 
 def public_bytes(public_key: Ed25519PublicKey) -> bytes:

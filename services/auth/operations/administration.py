@@ -1,4 +1,4 @@
-"""Operator surfaces: ListAuditEvents and RotateSigningKey."""
+"""Operator surfaces: ListAuditEvents, RotateSigningKey and ResealSigningKeys."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from services.auth.domain.principal import Scope
 from services.auth.domain.signing_keys import ACTIVATE_AFTER_MAX
 from services.auth.operations.access import require
 from services.auth.operations.common import checked, decode_position, next_page_token, page_size
-from services.auth.operations.keyring import Rotation, RotationNotAllowed
+from services.auth.operations.keyring import Reseal, Rotation, RotationNotAllowed
 from services.auth.operations.runtime import Caller, Runtime, record
 from services.auth.store import audit as store
 
@@ -114,3 +114,23 @@ async def rotate_signing_key(
         },
     )
     return rotation
+
+
+async def reseal_signing_keys(tx: AsyncSession, runtime: Runtime, caller: Caller) -> Reseal:
+    require(caller, Scope.OPERATOR)
+    reseal = await runtime.keyring.reseal(tx)
+    await record(
+        tx,
+        runtime,
+        EventType.SIGNING_KEYS_RESEALED,
+        actor=caller.actor,
+        # Counts and key ids only: never a KEK, a nonce or a sealed or opened key.
+        details={
+            "resealed": len(reseal.resealed),
+            "already_current": reseal.already_current,
+            "failed": len(reseal.failed),
+            "resealed_key_ids": list(reseal.resealed),
+            "failed_key_ids": list(reseal.failed),
+        },
+    )
+    return reseal

@@ -30,6 +30,7 @@ from services.auth.domain.access_tokens import (
 from services.auth.domain.principal import Audience
 from services.auth.domain.signing_keys import (
     KeyEncryption,
+    SealedUnder,
     SigningKey,
     SigningKeyStatus,
     new_key,
@@ -53,6 +54,16 @@ class Rotation:
     new_key: SigningKey
     previous_key: SigningKey
     activates_at: datetime.datetime
+
+
+@dataclass(frozen=True)
+class Reseal:
+    """What re-sealing did: key ids moved to the primary KEK, the count already there, and the
+    ids neither KEK opens (left untouched); each list in id order."""
+
+    resealed: tuple[str, ...]
+    already_current: int
+    failed: tuple[str, ...]
 
 
 class RotationNotAllowed(Exception):
@@ -252,6 +263,32 @@ class Keyring:
             ),
         )
         return Rotation(new_key=inserted, previous_key=previous, activates_at=inserted.not_before)
+
+    async def reseal(self, tx: AsyncSession) -> Reseal:
+        """Inside the caller's transaction: re-seal under the primary KEK every stored key that
+        opens only under the previous one (every status; retired keys too, so no key ever
+        needs the previous KEK again). Holds the rotation lock, then every row's lock in id
+        order, so it serializes with rotation, bootstrap, promotion and itself; a concurrent
+        second run waits, then finds every key current. Keys are few (one per rotation), so one
+        transaction keeps the change all-or-nothing."""
+        await store.lock_rotation(tx)
+        resealed: list[str] = []
+        failed: list[str] = []
+        already_current = 0
+        for key in await store.every_key_for_update(tx):
+            sealed_under, sealed = self._encryption.reseal(key)
+            if sealed_under is SealedUnder.PRIMARY:
+                already_current += 1
+            elif sealed_under is SealedUnder.NEITHER:
+                failed.append(key.key_id)
+            else:
+                assert sealed is not None
+                nonce, ciphertext = sealed
+                await store.set_sealed(tx, key.id, nonce=nonce, ciphertext=ciphertext)
+                resealed.append(key.key_id)
+        return Reseal(
+            resealed=tuple(resealed), already_current=already_current, failed=tuple(failed)
+        )
 
 
 async def promote_due(

@@ -82,6 +82,7 @@ AUDIT_EVENT_TYPES = (
     "identity_token_rejected",
     "admin_account_created",
     "signing_key_rotated",
+    "signing_keys_resealed",
 )
 
 

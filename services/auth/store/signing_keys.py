@@ -72,3 +72,27 @@ async def set_state(
         )
     ).scalar_one()
     return convert.signing_key(row)
+
+
+async def every_key_for_update(tx: AsyncSession) -> list[SigningKey]:
+    """Every stored key, whatever its status, row-locked in id order (one order for every
+    locker, so two re-seals cannot deadlock)."""
+    rows = await tx.execute(
+        select(models.SigningKey)
+        .order_by(models.SigningKey.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    return [convert.signing_key(row) for row in rows.scalars()]
+
+
+async def set_sealed(
+    tx: AsyncSession, key_id: uuid.UUID, *, nonce: bytes, ciphertext: bytes
+) -> None:
+    """Replace a key's sealed private half, and nothing else (``guard_signing_keys`` holds
+    every other column still in the same statement)."""
+    await tx.execute(
+        update(models.SigningKey)
+        .where(models.SigningKey.id == key_id)
+        .values(private_key_nonce=nonce, private_key_ciphertext=ciphertext)
+    )

@@ -133,6 +133,7 @@ class AuditEventType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     AUDIT_EVENT_TYPE_IDENTITY_TOKEN_REJECTED: _ClassVar[AuditEventType]
     AUDIT_EVENT_TYPE_ADMIN_ACCOUNT_CREATED: _ClassVar[AuditEventType]
     AUDIT_EVENT_TYPE_SIGNING_KEY_ROTATED: _ClassVar[AuditEventType]
+    AUDIT_EVENT_TYPE_SIGNING_KEYS_RESEALED: _ClassVar[AuditEventType]
 
 class AuditOutcome(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -222,6 +223,7 @@ AUDIT_EVENT_TYPE_IDENTITY_TOKEN_VERIFIED: AuditEventType
 AUDIT_EVENT_TYPE_IDENTITY_TOKEN_REJECTED: AuditEventType
 AUDIT_EVENT_TYPE_ADMIN_ACCOUNT_CREATED: AuditEventType
 AUDIT_EVENT_TYPE_SIGNING_KEY_ROTATED: AuditEventType
+AUDIT_EVENT_TYPE_SIGNING_KEYS_RESEALED: AuditEventType
 AUDIT_OUTCOME_UNSPECIFIED: AuditOutcome
 AUDIT_OUTCOME_SUCCESS: AuditOutcome
 AUDIT_OUTCOME_FAILURE: AuditOutcome
@@ -889,6 +891,22 @@ class RotateSigningKeyResponse(_message.Message):
     previous_key: PublicKey
     activates_at: _timestamp_pb2.Timestamp
     def __init__(self, new_key: _Optional[_Union[PublicKey, _Mapping]] = ..., previous_key: _Optional[_Union[PublicKey, _Mapping]] = ..., activates_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class ResealSigningKeysRequest(_message.Message):
+    __slots__ = ("request_id",)
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    request_id: str
+    def __init__(self, request_id: _Optional[str] = ...) -> None: ...
+
+class ResealSigningKeysResponse(_message.Message):
+    __slots__ = ("resealed", "already_current", "failed_key_ids")
+    RESEALED_FIELD_NUMBER: _ClassVar[int]
+    ALREADY_CURRENT_FIELD_NUMBER: _ClassVar[int]
+    FAILED_KEY_IDS_FIELD_NUMBER: _ClassVar[int]
+    resealed: int
+    already_current: int
+    failed_key_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, resealed: _Optional[int] = ..., already_current: _Optional[int] = ..., failed_key_ids: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class CreateIdentityTokenRequest(_message.Message):
     __slots__ = ("request_id", "audience", "ttl")

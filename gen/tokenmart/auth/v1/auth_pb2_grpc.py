@@ -220,6 +220,11 @@ class AuthServiceStub:
                 request_serializer=tokenmart_dot_auth_dot_v1_dot_auth__pb2.RotateSigningKeyRequest.SerializeToString,
                 response_deserializer=tokenmart_dot_auth_dot_v1_dot_auth__pb2.RotateSigningKeyResponse.FromString,
                 _registered_method=True)
+        self.ResealSigningKeys = channel.unary_unary(
+                '/tokenmart.auth.v1.AuthService/ResealSigningKeys',
+                request_serializer=tokenmart_dot_auth_dot_v1_dot_auth__pb2.ResealSigningKeysRequest.SerializeToString,
+                response_deserializer=tokenmart_dot_auth_dot_v1_dot_auth__pb2.ResealSigningKeysResponse.FromString,
+                _registered_method=True)
         self.CreateIdentityToken = channel.unary_unary(
                 '/tokenmart.auth.v1.AuthService/CreateIdentityToken',
                 request_serializer=tokenmart_dot_auth_dot_v1_dot_auth__pb2.CreateIdentityTokenRequest.SerializeToString,
@@ -678,6 +683,24 @@ class AuthServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ResealSigningKeys(self, request, context):
+        """Re-seals the stored signing keys under the primary key-encryption key (SIGNING_KEK), for
+        replacing that KEK: auth runs with the new KEK as SIGNING_KEK and the old one as
+        SIGNING_KEK_PREVIOUS, and this call moves every stored key (whatever its status, retired keys
+        included) that opens only under the previous KEK to the primary one, so the previous KEK can
+        then be removed. Keys already sealed under the primary KEK are counted and left alone; keys
+        that neither KEK opens are listed in failed_key_ids and left byte for byte as they were.
+        Idempotent (a second run finds every key current) and safe to run concurrently with itself
+        and with RotateSigningKey (both serialize on the keyring's lock and the rows' locks). Audited
+        (counts and key ids only, never key material).
+        Access: the ctl service token (scope operator).
+        Errors: only the common ones (a key neither KEK opens is reported, not an error).
+        Callers: ctl.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def CreateIdentityToken(self, request, context):
         """Creates a tmid_ identity token (shown once) with which the calling agent proves who it is to
         one named third party. Audience-bound, single use, short-lived.
@@ -922,6 +945,11 @@ def add_AuthServiceServicer_to_server(servicer, server):
                     servicer.RotateSigningKey,
                     request_deserializer=tokenmart_dot_auth_dot_v1_dot_auth__pb2.RotateSigningKeyRequest.FromString,
                     response_serializer=tokenmart_dot_auth_dot_v1_dot_auth__pb2.RotateSigningKeyResponse.SerializeToString,
+            ),
+            'ResealSigningKeys': grpc.unary_unary_rpc_method_handler(
+                    servicer.ResealSigningKeys,
+                    request_deserializer=tokenmart_dot_auth_dot_v1_dot_auth__pb2.ResealSigningKeysRequest.FromString,
+                    response_serializer=tokenmart_dot_auth_dot_v1_dot_auth__pb2.ResealSigningKeysResponse.SerializeToString,
             ),
             'CreateIdentityToken': grpc.unary_unary_rpc_method_handler(
                     servicer.CreateIdentityToken,
@@ -1661,6 +1689,33 @@ class AuthService:
             '/tokenmart.auth.v1.AuthService/RotateSigningKey',
             tokenmart_dot_auth_dot_v1_dot_auth__pb2.RotateSigningKeyRequest.SerializeToString,
             tokenmart_dot_auth_dot_v1_dot_auth__pb2.RotateSigningKeyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ResealSigningKeys(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tokenmart.auth.v1.AuthService/ResealSigningKeys',
+            tokenmart_dot_auth_dot_v1_dot_auth__pb2.ResealSigningKeysRequest.SerializeToString,
+            tokenmart_dot_auth_dot_v1_dot_auth__pb2.ResealSigningKeysResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -352,6 +352,20 @@ class AuthServiceStub:
     signing yet.
     Callers: ctl.
     """
+    ResealSigningKeys: _grpc.UnaryUnaryMultiCallable[_auth_pb2.ResealSigningKeysRequest, _auth_pb2.ResealSigningKeysResponse]
+    """Re-seals the stored signing keys under the primary key-encryption key (SIGNING_KEK), for
+    replacing that KEK: auth runs with the new KEK as SIGNING_KEK and the old one as
+    SIGNING_KEK_PREVIOUS, and this call moves every stored key (whatever its status, retired keys
+    included) that opens only under the previous KEK to the primary one, so the previous KEK can
+    then be removed. Keys already sealed under the primary KEK are counted and left alone; keys
+    that neither KEK opens are listed in failed_key_ids and left byte for byte as they were.
+    Idempotent (a second run finds every key current) and safe to run concurrently with itself
+    and with RotateSigningKey (both serialize on the keyring's lock and the rows' locks). Audited
+    (counts and key ids only, never key material).
+    Access: the ctl service token (scope operator).
+    Errors: only the common ones (a key neither KEK opens is reported, not an error).
+    Callers: ctl.
+    """
     CreateIdentityToken: _grpc.UnaryUnaryMultiCallable[_auth_pb2.CreateIdentityTokenRequest, _auth_pb2.CreateIdentityTokenResponse]
     """Creates a tmid_ identity token (shown once) with which the calling agent proves who it is to
     one named third party. Audience-bound, single use, short-lived.
@@ -763,6 +777,20 @@ class AuthServiceAsyncStub(AuthServiceStub):
     Errors: INVALID_ARGUMENT (ACTIVATE_AFTER_INVALID) when activate_after is negative or longer
     than one hour; FAILED_PRECONDITION (ROTATION_IN_PROGRESS) when a published key has not started
     signing yet.
+    Callers: ctl.
+    """
+    ResealSigningKeys: _aio.UnaryUnaryMultiCallable[_auth_pb2.ResealSigningKeysRequest, _auth_pb2.ResealSigningKeysResponse]  # type: ignore[assignment]
+    """Re-seals the stored signing keys under the primary key-encryption key (SIGNING_KEK), for
+    replacing that KEK: auth runs with the new KEK as SIGNING_KEK and the old one as
+    SIGNING_KEK_PREVIOUS, and this call moves every stored key (whatever its status, retired keys
+    included) that opens only under the previous KEK to the primary one, so the previous KEK can
+    then be removed. Keys already sealed under the primary KEK are counted and left alone; keys
+    that neither KEK opens are listed in failed_key_ids and left byte for byte as they were.
+    Idempotent (a second run finds every key current) and safe to run concurrently with itself
+    and with RotateSigningKey (both serialize on the keyring's lock and the rows' locks). Audited
+    (counts and key ids only, never key material).
+    Access: the ctl service token (scope operator).
+    Errors: only the common ones (a key neither KEK opens is reported, not an error).
     Callers: ctl.
     """
     CreateIdentityToken: _aio.UnaryUnaryMultiCallable[_auth_pb2.CreateIdentityTokenRequest, _auth_pb2.CreateIdentityTokenResponse]  # type: ignore[assignment]
@@ -1311,6 +1339,26 @@ class AuthServiceServicer(metaclass=_abc_1.ABCMeta):
         Errors: INVALID_ARGUMENT (ACTIVATE_AFTER_INVALID) when activate_after is negative or longer
         than one hour; FAILED_PRECONDITION (ROTATION_IN_PROGRESS) when a published key has not started
         signing yet.
+        Callers: ctl.
+        """
+
+    @_abc_1.abstractmethod
+    def ResealSigningKeys(
+        self,
+        request: _auth_pb2.ResealSigningKeysRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_auth_pb2.ResealSigningKeysResponse, _abc.Awaitable[_auth_pb2.ResealSigningKeysResponse]]:
+        """Re-seals the stored signing keys under the primary key-encryption key (SIGNING_KEK), for
+        replacing that KEK: auth runs with the new KEK as SIGNING_KEK and the old one as
+        SIGNING_KEK_PREVIOUS, and this call moves every stored key (whatever its status, retired keys
+        included) that opens only under the previous KEK to the primary one, so the previous KEK can
+        then be removed. Keys already sealed under the primary KEK are counted and left alone; keys
+        that neither KEK opens are listed in failed_key_ids and left byte for byte as they were.
+        Idempotent (a second run finds every key current) and safe to run concurrently with itself
+        and with RotateSigningKey (both serialize on the keyring's lock and the rows' locks). Audited
+        (counts and key ids only, never key material).
+        Access: the ctl service token (scope operator).
+        Errors: only the common ones (a key neither KEK opens is reported, not an error).
         Callers: ctl.
         """
 
