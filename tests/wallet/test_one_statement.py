@@ -9,12 +9,22 @@ and an answer recorded by ``run_once`` before the migration is still replayed as
 from __future__ import annotations
 
 import asyncio
+import datetime
 import json
+import uuid
 
 import grpc
+from sqlalchemy.ext.asyncio import AsyncConnection
 from tokenmart.wallet.v1 import wallet_pb2
 
+from services.common.db import create_engine
 from services.common.idempotency import request_digest
+from services.wallet.domain.ledger import Draft, Initiator, InitiatorKind, Outcome, TransferCode
+from services.wallet.domain.results import Result
+from services.wallet.store import ledger
+from services.wallet.store.database import Database
+from tests.auth.helpers import error_info
+from tests.conftest import WalletServerHandle
 from tests.wallet.helpers import CREDIT, Agent, Metadata, Rows, World, refused, rid
 
 
@@ -165,3 +175,125 @@ async def test_a_request_id_reused_for_another_request_is_a_conflict_and_moves_n
         "REQUEST_ID_CONFLICT",
     )
     assert rows.snapshot() == before
+
+
+async def test_racing_requests_creating_one_transfer_id_create_it_once(world: World) -> None:
+    """One transfer id sent at once by eight payers, each to a payee of its own (no account
+    lock in common): whichever way the race goes (a later call finds the committed transfer, or
+    loses on the primary key and is retried, see the next test), one call creates it and every
+    other gets EXISTS_FOR_OTHER_INITIATOR; the id moves credits once."""
+    pairs = [await payer_and_payee(world) for _ in range(8)]
+    transfer_id = rid()
+    calls = [
+        world.gateway.CreateTransfer(
+            wallet_pb2.CreateTransferRequest(
+                request_id=rid(),
+                transfer_id=transfer_id,
+                to_agent_id=payee.agent_id,
+                amount_micros=7,
+            ),
+            metadata=metadata,
+        )
+        for _, payee, metadata in pairs
+    ]
+    answers = await asyncio.gather(*calls, return_exceptions=True)
+    created = [
+        answer for answer in answers if isinstance(answer, wallet_pb2.CreateTransferResponse)
+    ]
+    refusals = [answer for answer in answers if isinstance(answer, grpc.aio.AioRpcError)]
+    assert len(created) == 1 and len(refusals) == len(pairs) - 1, answers
+    assert created[0].result == wallet_pb2.CREATE_TRANSFER_RESULT_OK
+    for refusal in refusals:
+        assert refusal.code() == grpc.StatusCode.ALREADY_EXISTS
+        info = error_info(refusal)
+        assert info is not None and info.reason == "EXISTS_FOR_OTHER_INITIATOR"
+    received = [await world.available(payee) for _, payee, _ in pairs]
+    assert sorted(received) == [0] * (len(pairs) - 1) + [7]
+
+
+async def test_a_unique_violation_inside_the_one_statement_is_retried_as_a_lost_race(
+    world: World, wallet_server: WalletServerHandle
+) -> None:
+    """The raw-driver path classifies and retries like the SQLAlchemy one: request B creates a
+    transfer id that request A has inserted but not committed (no account in common, so only
+    the primary key makes B wait); A commits, B's statement fails on ``pk_transfers``, and
+    ``Database.run`` runs B again, which now finds A's transfer and answers for it."""
+    (payer_a, payee_a, _), (payer_b, payee_b, _) = [await payer_and_payee(world) for _ in "ab"]
+    wallets = {
+        agent.agent_id: uuid.UUID(
+            (await world.account(wallet_pb2.AccountRef(agent_id=agent.agent_id))).ledger_account_id
+        )
+        for agent in (payer_a, payee_a, payer_b, payee_b)
+    }
+    transfer_id = uuid.uuid4()
+    initiator = Initiator(
+        kind=InitiatorKind.SERVICE, subject="service:test", peer="test", request_id=rid()
+    )
+
+    def attempt(payer: Agent, payee: Agent) -> tuple[list[Draft], ledger.Claim]:
+        request_id = rid()
+        return (
+            [
+                Draft(
+                    transfer_id,
+                    wallets[payer.agent_id],
+                    wallets[payee.agent_id],
+                    5,
+                    TransferCode.TRANSFER,
+                )
+            ],
+            ledger.Claim(
+                lock_key=f"wallet|test|Race|{request_id}",
+                caller="test",
+                method="Race",
+                request_id=request_id,
+                digest=bytes(32),
+                record_failures=True,
+            ),
+        )
+
+    engine = create_engine(wallet_server.settings.common.database, application_name="race-test")
+    database = Database(engine, retries=3)
+    runs = 0
+    try:
+        async with engine.connect() as first:
+            driver = (await first.get_raw_connection()).driver_connection
+            assert driver is not None
+            transaction = driver.transaction()
+            await transaction.start()
+            drafts, claim = attempt(payer_a, payee_a)
+            (applied,) = await ledger.apply_once(
+                first,
+                drafts,
+                claim=claim,
+                now=datetime.datetime.now(datetime.UTC),
+                initiator=initiator,
+            )
+            assert isinstance(applied, Outcome) and applied.result == Result.OK
+
+            async def second(connection: AsyncConnection) -> list[Outcome] | bytes:
+                nonlocal runs
+                runs += 1
+                drafts, claim = attempt(payer_b, payee_b)
+                return await ledger.apply_once(
+                    connection,
+                    drafts,
+                    claim=claim,
+                    now=datetime.datetime.now(datetime.UTC),
+                    initiator=initiator,
+                )
+
+            racing = asyncio.create_task(database.run(second, single_statement=True))
+            await asyncio.sleep(0.5)  # B is now waiting on A's uncommitted primary key
+            assert not racing.done()
+            await transaction.commit()
+            outcomes = await asyncio.wait_for(racing, timeout=10)
+    finally:
+        await engine.dispose()
+    assert runs == 2
+    assert isinstance(outcomes, list)
+    assert [Result(outcome.result) for outcome in outcomes] == [
+        Result.EXISTS_WITH_DIFFERENT_DEBIT_ACCOUNT_ID
+    ]
+    assert await world.available(payee_a) == 5
+    assert await world.available(payee_b) == 0
