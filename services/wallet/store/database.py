@@ -69,26 +69,22 @@ def is_lost_race(error: BaseException) -> bool:
     return state == "23505" and constraint_name(error) in _RETRIED_UNIQUE_CONSTRAINTS
 
 
-def _driver_connection_lost(error: BaseException) -> bool:
-    """A connection failure raised by asyncpg itself (a statement sent on the driver). A
-    terminated backend may also leave the protocol mid-message ("another operation is in
-    progress") until the socket's end is read: that connection is as good as dead."""
-    return _connection_died(error) or isinstance(
-        error, OSError | asyncpg.exceptions.InternalClientError
-    )
-
-
-def _sqlalchemy_invalidated(cause: BaseException) -> bool:
-    return isinstance(cause, sa_exc.DBAPIError) and cause.connection_invalidated
-
-
-def _connection_died(cause: BaseException) -> bool:
-    """Whether the connection was dead or is gone (so a fresh one may succeed)."""
-    if _sqlalchemy_invalidated(cause) or isinstance(cause, asyncpg.exceptions.InternalClientError):
+def _connection_died(error: BaseException) -> bool:
+    """Whether the connection was dead or is gone, so the same call on a fresh one may
+    succeed. Besides what SQLAlchemy invalidated, covers what asyncpg raises for statements
+    sent on the driver connection, including a protocol left mid-message by a terminated
+    backend ("another operation is in progress") until the socket's end is read."""
+    if isinstance(error, sa_exc.DBAPIError):
+        return error.connection_invalidated
+    if isinstance(error, asyncpg.PostgresError) and sqlstate(error) in _SERVER_GONE:
         return True
     return isinstance(
-        cause, asyncpg.PostgresConnectionError | asyncpg.InterfaceError | ConnectionError
-    ) or (isinstance(cause, asyncpg.PostgresError) and sqlstate(cause) in _SERVER_GONE)
+        error,
+        asyncpg.PostgresConnectionError
+        | asyncpg.InterfaceError
+        | asyncpg.exceptions.InternalClientError
+        | OSError,
+    )
 
 
 class Database:
@@ -116,7 +112,7 @@ class Database:
                 try:
                     yield connection
                 except BaseException as error:
-                    if _driver_connection_lost(error):
+                    if not isinstance(error, sa_exc.SQLAlchemyError) and _connection_died(error):
                         # SQLAlchemy did not see the failure, so do what it does on a
                         # disconnect: drop this connection and every one pooled with it (a
                         # restart or failover killed them all; the next checkouts reconnect).
@@ -144,10 +140,7 @@ class Database:
                     return await body(connection)
             except DatabaseUnavailable as unavailable:
                 cause = unavailable.__cause__
-                dead = cause is not None and (
-                    _connection_died(cause) if single_statement else _sqlalchemy_invalidated(cause)
-                )
-                if not dead or reconnected:
+                if cause is None or not _connection_died(cause) or reconnected:
                     raise
                 reconnected = True
                 continue

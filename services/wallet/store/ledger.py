@@ -21,15 +21,33 @@ from services.common.errors import RequestIdConflict
 from services.wallet.domain.ledger import Draft, Initiator, Outcome
 from services.wallet.store import convert
 
+_APPLY_PARAMETERS = (
+    ("ids", "uuid[]"),
+    ("debits", "uuid[]"),
+    ("credits", "uuid[]"),
+    ("amounts", "bigint[]"),
+    ("codes", "smallint[]"),
+    ("flags", "smallint[]"),
+    ("pending_ids", "uuid[]"),
+    ("timeouts", "integer[]"),
+    ("references", "text[]"),
+    ("memos", "text[]"),
+    ("rejections", "smallint[]"),
+    ("denials", "smallint[]"),
+    ("now", "timestamptz"),
+    ("kind", "text"),
+    ("subject", "text"),
+    ("agent_id", "uuid"),
+    ("account_id", "uuid"),
+    ("key_id", "uuid"),
+    ("peer", "text"),
+    ("request_id", "text"),
+)
+"""``wallet.apply_transfers``' parameters in order, as :func:`_arguments` produces them."""
 _APPLY = text(
     "SELECT * FROM wallet.apply_transfers("
-    "CAST(:ids AS uuid[]), CAST(:debits AS uuid[]), CAST(:credits AS uuid[]), "
-    "CAST(:amounts AS bigint[]), CAST(:codes AS smallint[]), CAST(:flags AS smallint[]), "
-    "CAST(:pending_ids AS uuid[]), CAST(:timeouts AS integer[]), CAST(:references AS text[]), "
-    "CAST(:memos AS text[]), CAST(:rejections AS smallint[]), CAST(:denials AS smallint[]), "
-    "CAST(:now AS timestamptz), CAST(:kind AS text), CAST(:subject AS text), "
-    "CAST(:agent_id AS uuid), CAST(:account_id AS uuid), CAST(:key_id AS uuid), "
-    "CAST(:peer AS text), CAST(:request_id AS text))"
+    + ", ".join(f"CAST(:{name} AS {kind})" for name, kind in _APPLY_PARAMETERS)
+    + ")"
 )
 
 
@@ -79,33 +97,11 @@ async def apply(
     initiator: Initiator,
 ) -> list[Outcome]:
     assert drafts and now.tzinfo is not None
-    rows = (
-        await connection.execute(
-            _APPLY,
-            {
-                "ids": [draft.id for draft in drafts],
-                "debits": [draft.debit_account_id for draft in drafts],
-                "credits": [draft.credit_account_id for draft in drafts],
-                "amounts": [draft.amount for draft in drafts],
-                "codes": [int(draft.code) for draft in drafts],
-                "flags": [int(draft.flags) for draft in drafts],
-                "pending_ids": [draft.pending_id for draft in drafts],
-                "timeouts": [draft.timeout_s for draft in drafts],
-                "references": [draft.reference for draft in drafts],
-                "memos": [draft.memo for draft in drafts],
-                "rejections": [draft.rejection for draft in drafts],
-                "denials": [draft.denial for draft in drafts],
-                "now": now,
-                "kind": initiator.kind.value,
-                "subject": initiator.subject,
-                "agent_id": initiator.agent_id,
-                "account_id": initiator.account_id,
-                "key_id": initiator.key_id,
-                "peer": initiator.peer,
-                "request_id": initiator.request_id,
-            },
-        )
-    ).all()
+    arguments = _arguments(drafts, now, initiator)
+    parameters = {
+        name: value for (name, _), value in zip(_APPLY_PARAMETERS, arguments, strict=True)
+    }
+    rows = (await connection.execute(_APPLY, parameters)).all()
     assert len(rows) == len(drafts), "the ledger answers every draft"
     outcomes = [_outcome(tuple(row)) for row in rows]
     assert [outcome.index for outcome in outcomes] == list(range(len(drafts)))
