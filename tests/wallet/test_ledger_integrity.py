@@ -133,6 +133,14 @@ async def test_m5_no_other_services_role_can_touch_balances_or_transfers(
                 "WHERE %s IS NOT NULL",
                 wallet_id,
             ),
+            (
+                # The one-statement path (migration wallet_0003): as closed as apply_transfers.
+                "SELECT * FROM wallet.apply_transfers_once('k', 'c', 'm', 'r', "
+                "decode(repeat('00', 32), 'hex'), true, NULL, NULL, NULL, NULL, NULL, NULL, NULL, "
+                "NULL, NULL, NULL, NULL, NULL, now(), '', '', NULL, NULL, NULL, '', '') "
+                "WHERE %s IS NOT NULL",
+                wallet_id,
+            ),
         ):
             with pytest.raises(errors.InsufficientPrivilege):
                 connection.execute(statement, (uuid.UUID(value),))
